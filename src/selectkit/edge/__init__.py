@@ -1,0 +1,1 @@
+"""Edge: board profiles and the body-sensor-network energy / bandwidth simulator (planned)."""

@@ -1,0 +1,1 @@
+"""LLM prefill strategies (PromptDistill, GemFilter, SnapKV, H2O) built on AttentionTopK (planned)."""
