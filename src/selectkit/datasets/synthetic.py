@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["informative_items_task"]
+__all__ = ["informative_items_task", "informative_items_bayes_accuracy"]
 
 
 def informative_items_task(
@@ -47,3 +48,12 @@ def informative_items_task(
         x[:, item] += (2 * bits[:, j : j + 1] - 1).float() * amplitude * patterns[j]
     y = (bits * (2 ** torch.arange(len(informative)))).sum(-1)
     return x, y
+
+
+def informative_items_bayes_accuracy(num_informative: int, *, amplitude: float = 1.0, noise: float = 1.0) -> float:
+    """The best accuracy any classifier reaches on :func:`informative_items_task`.
+
+    Each bit is read off its own item: projected onto its unit pattern it is ``+-amplitude`` plus
+    ``N(0, noise^2)``, so it is right with probability ``Phi(amplitude / noise)``; all bits must be.
+    """
+    return (0.5 * (1.0 + math.erf(amplitude / noise / math.sqrt(2.0)))) ** num_informative

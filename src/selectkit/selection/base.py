@@ -121,6 +121,8 @@ class Selector(nn.Module):
     variable_num_items: ClassVar[bool] = False
     #: A budget must be given at construction; otherwise all items are kept when none is.
     budget_required: ClassVar[bool] = True
+    #: The method always keeps this many items (SoftSelect blends into one); ``None`` = any ``k``.
+    fixed_k: ClassVar[int | None] = None
 
     def __init__(
         self,

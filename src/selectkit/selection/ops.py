@@ -47,9 +47,25 @@ def logistic_noise(like: Tensor, generator: torch.Generator | None = None) -> Te
     return torch.log(u) - torch.log1p(-u)
 
 
+class _StraightThrough(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hard: Tensor, soft: Tensor) -> Tensor:  # type: ignore[override]
+        return hard.detach().clone()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor]:  # type: ignore[override]
+        return None, grad
+
+
 def straight_through(hard: Tensor, soft: Tensor) -> Tensor:
-    """Forward value of ``hard``, gradient of ``soft`` (Bengio et al. 2013)."""
-    return hard + soft - soft.detach()
+    """Forward value of ``hard`` exactly, gradient of ``soft`` (Bengio et al. 2013).
+
+    ``hard + soft - soft.detach()`` would round (1 + 0.8 - 0.8 != 1 in float32), so a kept item
+    would not be kept exactly; a custom autograd function returns ``hard`` bit for bit.
+    """
+    if hard.shape != soft.shape:
+        raise ValueError(f"straight_through: hard {tuple(hard.shape)} and soft {tuple(soft.shape)} differ in shape")
+    return _StraightThrough.apply(hard.to(soft.dtype), soft)
 
 
 def topk_indices(scores: Tensor, k: int) -> Tensor:

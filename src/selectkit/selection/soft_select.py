@@ -36,6 +36,7 @@ class SoftSelect(Selector):
 
     reductions = ("weighted_sum",)
     budget_required = False
+    fixed_k = 1
 
     def __init__(
         self,

@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from selectkit.datasets.synthetic import informative_items_task
+from selectkit.datasets.synthetic import informative_items_bayes_accuracy, informative_items_task
 from selectkit.selection import Selector, create_selector, get_selector_class
 
-__all__ = ["RecoveryResult", "RECOVERY_SETUPS", "run_recovery"]
+__all__ = ["RecoveryResult", "RECOVERY_SETUPS", "run_recovery", "run_attention_recovery", "run_all"]
 
 #: Per selector: constructor arguments and the informative items of its task. SoftSelect blends
 #: candidates into one, so its task has a single informative item.
@@ -39,6 +39,8 @@ class RecoveryResult:
     steps: int
     seconds: float
     accuracy: float
+    #: The best any classifier can do on the task (``None`` where not defined).
+    bayes_accuracy: float | None = None
     details: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -122,4 +124,35 @@ def run_recovery(
     with torch.no_grad():
         accuracy = float((model(x_test)[0].argmax(-1) == y_test).float().mean())
     chosen, details = _chosen(selector, x_test)
-    return RecoveryResult(name, sorted(informative), chosen, steps, round(seconds, 2), round(accuracy, 4), details)
+    bayes = informative_items_bayes_accuracy(len(informative))
+    return RecoveryResult(
+        name, sorted(informative), chosen, steps, round(seconds, 2), round(accuracy, 4), round(bayes, 4), details
+    )
+
+
+def run_attention_recovery(*, seed: int = 0, num_items: int = 10, num_features: int = 16, batch_size: int = 64) -> RecoveryResult:
+    """The training-free case: ``AttentionTopK`` must keep the items the last one attends to.
+
+    Items 2 and 5 are noisy copies of the last item (the "query"), the rest are unrelated; with
+    ``k=3`` and the last item forced, the answer is ``{2, 5, last}`` in every sample.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, num_items, num_features, generator=g)
+    query = x[:, -1:]
+    x[:, [2, 5]] = query + 0.3 * torch.randn(batch_size, 2, num_features, generator=g)
+    selector = create_selector("attention_topk", num_items=num_items, k=3, pool_kernel=1, keep_last=1).eval()
+    truth = [2, 5, num_items - 1]
+    start = time.perf_counter()
+    with torch.no_grad():
+        _, selection = selector(x)
+    seconds = time.perf_counter() - start
+    per_sample = [sorted(row) for row in selection.indices.tolist()]
+    agree = sum(row == truth for row in per_sample) / len(per_sample)
+    # Report the most common choice; `accuracy` is the fraction of samples with exactly the truth.
+    chosen = max(per_sample, key=per_sample.count)
+    return RecoveryResult("attention_topk", truth, chosen, 0, round(seconds, 4), round(agree, 4))
+
+
+def run_all(*, steps: int = 300, seed: int = 0) -> list[RecoveryResult]:
+    """Every registered selector with a recovery setup, plus the training-free attention case."""
+    return [run_recovery(name, steps=steps, seed=seed) for name in RECOVERY_SETUPS] + [run_attention_recovery(seed=seed)]

@@ -1,0 +1,5 @@
+import sys
+
+from selectkit.cli import main
+
+sys.exit(main())
