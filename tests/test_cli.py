@@ -1,0 +1,32 @@
+import subprocess
+import sys
+
+from selectkit.cli import main
+
+
+def test_demo_prints_true_vs_chosen_for_every_selector(capsys):
+    assert main(["demo", "--steps", "300"]) == 0
+    out = capsys.readouterr().out
+    for name in ["weight_scores", "gumbel_topk", "gumbel_gates", "soft_select", "attention_topk"]:
+        line = next(line for line in out.splitlines() if line.startswith(name))
+        assert " yes " in line, line
+
+
+def test_selectors_lists_the_registry(capsys):
+    assert main(["selectors"]) == 0
+    out = capsys.readouterr().out
+    assert "WeightScores" in out and "AttentionTopK" in out
+
+
+def test_bad_steps_is_a_clear_error(capsys):
+    try:
+        main(["demo", "--steps", "0"])
+    except SystemExit as err:
+        assert err.code == 2
+    assert "--steps=0 must be >= 1" in capsys.readouterr().err
+
+
+def test_module_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "selectkit", "selectors"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "gumbel_topk" in proc.stdout
