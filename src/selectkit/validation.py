@@ -144,10 +144,23 @@ def check_axis_length(x: Tensor, dim: int, num_items: int | None, name: str = "x
 
 
 def check_finite(t: Tensor, name: str) -> None:
-    if t.is_floating_point() and not torch.isfinite(t).all():
+    """Raise if ``t`` holds NaN or inf.
+
+    Fast path: one sum (NaN and inf propagate into it) instead of an elementwise mask, so the
+    check costs about as much as reading the tensor once; only a non-finite sum (a real NaN/inf,
+    or finite values whose sum overflows) pays for the exact count.
+    """
+    if not t.is_floating_point():
+        return
+    with torch.no_grad():
+        if torch.isfinite(t.sum(dtype=torch.float64 if t.dtype != torch.float64 else None)):
+            return
+        bad = ~torch.isfinite(t)
+        if not bad.any():
+            return
         n_nan = int(torch.isnan(t).sum())
-        n_inf = int(torch.isinf(t).sum())
-        raise ValueError(f"{name} contains non-finite values ({n_nan} NaN, {n_inf} inf), shape {tuple(t.shape)}")
+        n_inf = int(bad.sum()) - n_nan
+    raise ValueError(f"{name} contains non-finite values ({n_nan} NaN, {n_inf} inf), shape {tuple(t.shape)}")
 
 
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:

@@ -188,7 +188,8 @@ class Selector(nn.Module):
         return topk_indices(scores, self.num_kept(scores.shape[-1]))
 
     def select(self, scores: Tensor) -> Selection:
-        indices = self.choose(scores)
+        # The hard choice carries no gradient; detaching keeps autograd out of sort/scatter.
+        indices = self.choose(scores.detach())
         mask = indices_to_mask(indices, scores.shape[-1], dtype=scores.dtype)
         weights = self.relax(scores, mask) if self.training else self.eval_weights(scores, mask)
         return Selection(scores=scores, mask=mask, indices=indices, weights=weights)

@@ -39,9 +39,10 @@ class ItemStatsScorer(nn.Module):
         self.net = nn.Sequential(nn.Linear(3 * num_items, hidden), nn.ReLU(), nn.Linear(hidden, num_items))
 
     def forward(self, items: Tensor) -> Tensor:
-        feats = torch.stack(
-            [items.mean(-1), items.std(-1, unbiased=False), items.abs().mean(-1)], dim=-1
-        )  # (B, N, 3)
+        mean = items.mean(-1)
+        # std from the second moment: one pass each (aten::std is several times slower here).
+        std = ((items * items).mean(-1) - mean * mean).clamp_min(0.0).sqrt()
+        feats = torch.stack([mean, std, items.abs().mean(-1)], dim=-1)  # (B, N, 3)
         return self.net(feats.flatten(1))
 
 
@@ -125,14 +126,14 @@ class GumbelGates(Selector):
 
     def select(self, scores: Tensor) -> Selection:
         if not self.training:
-            indices = self.choose(scores)
+            indices = self.choose(scores.detach())
             hard = (scores > 0).to(scores.dtype) if indices is None else indices_to_mask(indices, self.num_items, scores.dtype)
             return Selection(scores=scores, mask=hard, indices=indices, weights=hard)
         noisy = (scores + logistic_noise(scores)) / self.temperature
         soft = torch.sigmoid(noisy)
         # With a fixed count the sample is a Gumbel top-k, so training and eval give the same
         # output shape; otherwise each gate is an independent binary concrete sample.
-        indices = self.choose(noisy)
+        indices = self.choose(noisy.detach())
         hard = (soft > 0.5).to(soft.dtype) if indices is None else indices_to_mask(indices, self.num_items, soft.dtype)
         gates = straight_through(hard, soft)
         # The expected gate (noise-free probability) gives the budget penalty a smooth gradient.
