@@ -19,6 +19,7 @@ with the 2.5-97.5 percentile range over rounds.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -124,16 +125,9 @@ def percentile(values: list[float], q: float) -> float:
     return v[lo] + (v[hi] - v[lo]) * (pos - lo)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=60)
-    parser.add_argument("--steps-per-round", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+def measure(threads: int, args: argparse.Namespace) -> list[dict]:
+    """One full interleaved measurement at ``threads`` intra-op threads; one row per selector."""
+    torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(args.seed)
     x = torch.randn(*SHAPE, generator=g)
     y = torch.randint(0, NUM_CLASSES, (SHAPE[0],), generator=g)
@@ -150,18 +144,19 @@ def main(argv: list[str] | None = None) -> int:
                 step()
             times[name].append((time.perf_counter() - t0) / args.steps_per_round)
 
-    rows, summary = [], {}
+    def median_ratio(a: str, b: str) -> float:
+        return statistics.median(ta / tb for ta, tb in zip(times[a], times[b]))
+
+    rows = []
     for name, (_, base) in models.items():
-        if not base or name.endswith("+input_grad"):
+        if not base:
             continue
         ratios = [a / b for a, b in zip(times[name], times[base])]
         ratio = statistics.median(ratios)
-        own = statistics.median(a / b for a, b in zip(times[name], times[base + "+input_grad"]))
-        grad_share = statistics.median(a / b for a, b in zip(times[base + "+input_grad"], times[base]))
-        summary[name] = round(ratio, 4)
         rows.append(
             {
                 "selector": name,
+                "threads": threads,
                 "baseline": base,
                 "step_ms": round(1e3 * statistics.median(times[name]), 3),
                 "baseline_step_ms": round(1e3 * statistics.median(times[base]), 3),
@@ -169,12 +164,31 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio_p2_5": round(percentile(ratios, 0.025), 4),
                 "ratio_p97_5": round(percentile(ratios, 0.975), 4),
                 "baseline_input_grad_step_ms": round(1e3 * statistics.median(times[base + "+input_grad"]), 3),
-                "input_grad_ratio": round(grad_share, 4),
-                "ratio_vs_input_grad_baseline": round(own, 4),
+                "input_grad_ratio": round(median_ratio(base + "+input_grad", base), 4),
+                "ratio_vs_input_grad_baseline": round(median_ratio(name, base + "+input_grad"), 4),
                 "target": TARGETS.get(name),
                 "meets_target": None if name not in TARGETS else ratio <= TARGETS[name],
             }
         )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--steps-per-round", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[2, 1],
+        help="intra-op thread counts to measure; the first one is the summary (default: 2 1)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rows = [row for threads in args.threads for row in measure(threads, args)]
+    by_threads = {
+        str(t): {r["selector"]: r["ratio"] for r in rows if r["threads"] == t} for t in args.threads
+    }
     result = {
         "benchmark": "selector_overhead",
         "description": "training-step time with / without each trainable selector (median over rounds of the per-round ratio)",
@@ -186,10 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "machine": platform.machine(),
             "processor": platform.processor() or platform.machine(),
-            "threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(),
         },
         "results": rows,
-        "summary": summary,
+        # Selector -> step-time ratio at the first thread count (the machine's 2 cores by default).
+        "summary": by_threads[str(args.threads[0])],
+        "summary_by_threads": by_threads,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.out / "selector_overhead.json", result)
@@ -197,17 +213,18 @@ def main(argv: list[str] | None = None) -> int:
         "# Selector training-step overhead",
         "",
         f"Input {tuple(SHAPE)} (batch, sensors, axes, samples), selection over the 6 sensors with k={K}; "
-        f"small 1-D CNN, Adam; {args.rounds} interleaved rounds x {args.steps_per_round} steps, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}. Generated by `benchmarks/selector_overhead.py`.",
+        f"small 1-D CNN, Adam; {args.rounds} interleaved rounds x {args.steps_per_round} steps per thread setting, "
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs. Generated by `benchmarks/selector_overhead.py`.",
         "",
-        "| selector | baseline (same backbone input, no selector) | step ms | baseline ms | ratio (median) | 95 % range over rounds | target | input-grad share | ratio vs baseline with input grad |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| selector | threads | baseline (same backbone input, no selector) | step ms | baseline ms | ratio (median) "
+        "| 95 % range over rounds | target | input-grad share | ratio vs baseline with input grad |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         target = "-" if r["target"] is None else f"<= {r['target']:.2f} ({'met' if r['meets_target'] else 'missed'})"
         lines.append(
-            f"| {r['selector']} | {r['baseline']} | {r['step_ms']:.2f} | {r['baseline_step_ms']:.2f} | {r['ratio']:.3f} "
-            f"| {r['ratio_p2_5']:.3f}-{r['ratio_p97_5']:.3f} | {target} | {r['input_grad_ratio']:.3f} "
+            f"| {r['selector']} | {r['threads']} | {r['baseline']} | {r['step_ms']:.2f} | {r['baseline_step_ms']:.2f} "
+            f"| {r['ratio']:.3f} | {r['ratio_p2_5']:.3f}-{r['ratio_p97_5']:.3f} | {target} | {r['input_grad_ratio']:.3f} "
             f"| {r['ratio_vs_input_grad_baseline']:.3f} |"
         )
     lines += [

@@ -153,7 +153,7 @@ def check_finite(t: Tensor, name: str) -> None:
     if not t.is_floating_point():
         return
     with torch.no_grad():
-        if torch.isfinite(t.sum(dtype=torch.float64 if t.dtype != torch.float64 else None)):
+        if torch.isfinite(t.sum()):
             return
         bad = ~torch.isfinite(t)
         if not bad.any():

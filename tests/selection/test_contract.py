@@ -24,6 +24,14 @@ def make(name: str, num_items: int, dim: int = 1, **kwargs):
     return create_selector(name, num_items=num_items, k=budget(name, num_items), dim=dim, **kwargs)
 
 
+def randomized(sel):
+    """The selector with random parameters, so choices are not decided by initial ties."""
+    with torch.no_grad():
+        for p in sel.parameters():
+            p.copy_(torch.randn_like(p))
+    return sel
+
+
 def expected_shape(shape, dim, k, reduction):
     out = list(shape)
     pos = dim % len(shape)
@@ -91,11 +99,7 @@ def test_gradients_reach_the_scores(name):
 
 @pytest.mark.parametrize("name", STATIC)
 def test_freeze_equals_eval_choice(name):
-    sel = make(name, 6)
-    with torch.no_grad():
-        for p in sel.parameters():
-            p.copy_(torch.randn_like(p))
-    sel.eval()
+    sel = randomized(make(name, 6)).eval()
     frozen = sel.freeze()
     out, selection = sel(torch.randn(*SHAPE))
     assert torch.equal(selection.indices, frozen)
@@ -120,10 +124,7 @@ def test_freeze_rejects_input_dependent(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_state_dict_round_trip(name):
-    a = make(name, 6)
-    with torch.no_grad():
-        for p in a.parameters():
-            p.copy_(torch.randn_like(p))
+    a = randomized(make(name, 6))
     a.anneal(0.7)
     b = make(name, 6)
     b.load_state_dict(a.state_dict())
