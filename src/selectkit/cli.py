@@ -1,5 +1,7 @@
 """The ``selectkit`` command.
 
+    selectkit fit|validate|test|predict --config configs/har/crowdsignals_coss.yaml
+                           train / evaluate through the Lightning CLI (``--help`` for all options)
     selectkit demo         ground-truth recovery: true vs chosen items for every selector
     selectkit selectors    list the registered selectors and their properties
 """
@@ -58,7 +60,16 @@ def _selectors(args: argparse.Namespace) -> int:
     return 0
 
 
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in LIGHTNING_COMMANDS:
+        from selectkit.training.cli import run_lightning_cli
+
+        run_lightning_cli(argv)
+        return 0
     parser = argparse.ArgumentParser(prog="selectkit", description="Learned selection layers.")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the ground-truth recovery demo")

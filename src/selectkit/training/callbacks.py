@@ -1,0 +1,54 @@
+"""Callbacks: drive selector schedules, record the selection as training goes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+
+from selectkit.io import atomic_write_json
+from selectkit.selection import Selector
+
+__all__ = ["SelectorAnnealing", "SelectionReport"]
+
+
+class SelectorAnnealing(pl.Callback):
+    """Calls ``anneal(progress)`` on every selector before each training batch.
+
+    ``progress`` = optimiser steps done / steps planned, so temperature and threshold schedules
+    (Gumbel-softmax 10 -> 0.1, duplicate threshold 3 -> 1.1) span the whole run.
+    """
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        total = max(1, int(trainer.estimated_stepping_batches))
+        progress = min(1.0, trainer.global_step / total)
+        for m in pl_module.modules():
+            if isinstance(m, Selector):
+                m.anneal(progress)
+
+
+class SelectionReport(pl.Callback):
+    """Logs the current selection (rankings, scores) every epoch and writes ``selection.json``.
+
+    The file in the run folder holds one entry per epoch, so a user can see when the ranking
+    settled. Uses the module's ``selection_summary()``.
+    """
+
+    filename = "selection.json"
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        summary = getattr(pl_module, "selection_summary", lambda: {})()
+        if not summary:
+            return
+        entry = {"epoch": trainer.current_epoch, "step": trainer.global_step, **summary}
+        self.history.append(entry)
+        if trainer.is_global_zero:
+            folder = Path(trainer.log_dir or trainer.default_root_dir)
+            atomic_write_json(folder / self.filename, {"history": self.history, "last": entry})
+            for key in ("sensor_ranking", "rate_ranking"):
+                if key in summary:
+                    pl_module.print(f"epoch {trainer.current_epoch} {key}: {summary[key]}")
