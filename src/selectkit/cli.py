@@ -64,11 +64,13 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in LIGHTNING_COMMANDS:
         from selectkit.training.cli import run_lightning_cli
 
-        run_lightning_cli(argv)
+        # From the shell LightningCLI reads sys.argv itself; from Python it gets the list.
+        run_lightning_cli(None if from_command_line else argv)
         return 0
     parser = argparse.ArgumentParser(prog="selectkit", description="Learned selection layers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.set_defaults(func=_demo)
     sel = sub.add_parser("selectors", help="list the registered selectors")
     sel.set_defaults(func=_selectors)
+    from selectkit.training import prune as prune_mod
+
+    pr = sub.add_parser("prune", help="prune a CoSS checkpoint to a sensor / data-rate budget", description=prune_mod.__doc__)
+    prune_mod.build_parser(pr)
+    pr.set_defaults(func=prune_mod.main)
     args = parser.parse_args(argv)
     if getattr(args, "steps", 1) < 1:
         parser.error(f"--steps={args.steps} must be >= 1")

@@ -28,7 +28,7 @@ class SelectkitCLI(LightningCLI):
             parser.link_arguments(f"data.{src}", f"model.init_args.{dst}", apply_on="instantiate")
 
 
-def run_lightning_cli(args: Sequence[str]) -> SelectkitCLI:
+def run_lightning_cli(args: Sequence[str] | None) -> SelectkitCLI:
     from pytorch_lightning import LightningDataModule, LightningModule
     from pytorch_lightning.callbacks import ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
@@ -38,7 +38,7 @@ def run_lightning_cli(args: Sequence[str]) -> SelectkitCLI:
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        args=list(args),
+        args=None if args is None else list(args),
         save_config_kwargs={"overwrite": True},
         trainer_defaults={
             "default_root_dir": "runs",

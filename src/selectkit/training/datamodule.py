@@ -143,6 +143,18 @@ class HARDataModule(pl.LightningDataModule):
     def class_names(self) -> list[str]:
         return list(self.windows.classes)
 
+    def restricted(self, sensors: list[str], model_rate: float | None = None) -> HARDataModule:
+        """The same windows and split for a subset of sensors at ``model_rate`` (pruned models).
+
+        Reuses the loaded windows, so trying many subsets does not reload the recordings.
+        """
+        hp = {k: v for k, v in self.hparams.items() if not k.startswith("_")}
+        hp.update(sensors=list(sensors), model_rate=model_rate)
+        dm = HARDataModule(**hp)
+        dm._windows = self.windows.select_sensors(sensors)
+        dm._split = self.split
+        return dm
+
     def sensor_costs(self, rate: float | None = None) -> list[float]:
         """Bytes/s of each sensor streamed at ``rate`` (default: the model's input rate)."""
         r = self.input_rate if rate is None else rate
