@@ -46,8 +46,9 @@ class SelectionReport(pl.Callback):
             return
         entry = {"epoch": trainer.current_epoch, "step": trainer.global_step, **summary}
         self.history.append(entry)
+        # trainer.log_dir broadcasts under DDP: every rank must ask, not only rank 0.
+        folder = Path(trainer.log_dir or trainer.default_root_dir)
         if trainer.is_global_zero:
-            folder = Path(trainer.log_dir or trainer.default_root_dir)
             atomic_write_json(folder / self.filename, {"history": self.history, "last": entry})
             for key in ("sensor_ranking", "rate_ranking"):
                 if key in summary:
