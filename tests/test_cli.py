@@ -4,8 +4,8 @@ import sys
 from selectkit.cli import main
 
 
-def test_demo_prints_true_vs_chosen_for_every_selector(capsys):
-    assert main(["demo", "--steps", "300"]) == 0
+def test_recovery_prints_true_vs_chosen_for_every_selector(capsys):
+    assert main(["recovery", "--steps", "300"]) == 0
     out = capsys.readouterr().out
     for name in ["weight_scores", "gumbel_topk", "gumbel_gates", "soft_select", "attention_topk"]:
         line = next(line for line in out.splitlines() if line.startswith(name))
@@ -20,7 +20,7 @@ def test_selectors_lists_the_registry(capsys):
 
 def test_bad_steps_is_a_clear_error(capsys):
     try:
-        main(["demo", "--steps", "0"])
+        main(["recovery", "--steps", "0"])
     except SystemExit as err:
         assert err.code == 2
     assert "--steps=0 must be >= 1" in capsys.readouterr().err
@@ -30,3 +30,16 @@ def test_module_entry_point():
     proc = subprocess.run([sys.executable, "-m", "selectkit", "selectors"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "gumbel_topk" in proc.stdout
+
+
+def test_demo_pipeline_on_the_synthetic_config(capsys, tmp_path):
+    from pathlib import Path
+
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "har" / "synthetic_coss.yaml"
+    args = ["demo", "--config", str(cfg), "--root", str(tmp_path), "--epochs", "2", "--finetune-epochs", "1",
+            "--search-epochs", "1", "--sensors", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for key in ("kept sensors", "sampling rate", "data rate", "test macro-F1", "run folder"):
+        assert key in out
+    assert str(tmp_path) in out

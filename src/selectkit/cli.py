@@ -2,7 +2,9 @@
 
     selectkit fit|validate|test|predict --config configs/har/crowdsignals_coss.yaml
                            train / evaluate through the Lightning CLI (``--help`` for all options)
-    selectkit demo         ground-truth recovery: true vs chosen items for every selector
+    selectkit prune --ckpt RUN/checkpoints/best.ckpt --sensors K | --cost-budget BYTES_PER_S
+    selectkit demo         the main job on CrowdSignals: fit, prune to a budget, test, summary table
+    selectkit recovery     ground-truth recovery: true vs chosen items for every selector
     selectkit selectors    list the registered selectors and their properties
 """
 
@@ -22,7 +24,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _recovery(args: argparse.Namespace) -> int:
     import torch
 
     from selectkit.training.recovery import run_all
@@ -74,11 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     parser = argparse.ArgumentParser(prog="selectkit", description="Learned selection layers.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the ground-truth recovery demo")
-    demo.add_argument("--steps", type=int, default=300, help="training steps per selector (default 300)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--json", action="store_true", help="also print the results as JSON")
-    demo.set_defaults(func=_demo)
+    from selectkit.training import demo as demo_mod
+
+    demo = sub.add_parser("demo", help="the main job on CrowdSignals: fit CoSS, prune to a budget, test")
+    demo_mod.build_parser(demo)
+    demo.set_defaults(func=demo_mod.main)
+    rec = sub.add_parser("recovery", help="ground-truth recovery: true vs chosen items for every selector")
+    rec.add_argument("--steps", type=int, default=300, help="training steps per selector (default 300)")
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--json", action="store_true", help="also print the results as JSON")
+    rec.set_defaults(func=_recovery)
     sel = sub.add_parser("selectors", help="list the registered selectors")
     sel.set_defaults(func=_selectors)
     from selectkit.training import prune as prune_mod

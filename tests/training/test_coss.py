@@ -34,10 +34,10 @@ def test_coss_shapes_and_errors():
         CoSSNet(4, 3, 64, 100.0, 5, score_mode="both")
 
 
-@pytest.mark.parametrize("score_mode", ["separate", "pair"])
-def test_pruned_network_is_the_full_one_restricted(score_mode):
+@pytest.mark.parametrize("score_mode, pooling", [("separate", "mean"), ("pair", "mean"), ("separate", "meanmax")])
+def test_pruned_network_is_the_full_one_restricted(score_mode, pooling):
     torch.manual_seed(0)
-    full = CoSSNet(4, 3, 64, 100.0, 5, rates=[100, 25], score_mode=score_mode).eval()
+    full = CoSSNet(4, 3, 64, 100.0, 5, rates=[100, 25], score_mode=score_mode, pooling=pooling).eval()
     for sel in (full.sensor_scores, full.rate_scores, full.pair_scores):
         if sel is not None:
             with torch.no_grad():

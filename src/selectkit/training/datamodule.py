@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from selectkit.datasets.windows import Split, WindowSet, interval_split, make_windows
 from selectkit.training.models.coss import decimate
@@ -32,6 +32,41 @@ def load_recordings(dataset: str, data_root: str | None = None, synthetic: dict[
     raise ValueError(f"dataset={dataset!r} must be one of {list(DATASETS)}")
 
 
+def random_rotations(n: int, max_degrees: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``(n, 3, 3)`` rotations about uniformly random axes by angles uniform in ``[0, max_degrees]``
+    (Rodrigues' formula)."""
+    axis = torch.randn(n, 3, generator=generator)
+    axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    angle = torch.rand(n, generator=generator) * np.deg2rad(max_degrees)
+    k = torch.zeros(n, 3, 3)
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k = k - k.transpose(1, 2)
+    eye = torch.eye(3).expand(n, 3, 3)
+    s, c = torch.sin(angle)[:, None, None], torch.cos(angle)[:, None, None]
+    return eye + s * k + (1 - c) * k @ k
+
+
+class RotationAugmented(Dataset):
+    """Training windows with each sensor's 3 axes rotated by a random small rotation.
+
+    Device orientation differs between sessions and placements; within one labelled interval it
+    stays fixed, so an unaugmented model can learn orientation (a magnetometer's field direction,
+    the phone's resting pose) as a shortcut that does not carry over to other intervals.
+    """
+
+    def __init__(self, base: TensorDataset, max_degrees: float, seed: int = 0) -> None:
+        self.base, self.max_degrees = base, max_degrees
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        x, y = self.base[i]
+        rot = random_rotations(x.shape[0], self.max_degrees, self.generator)  # one per sensor
+        return torch.einsum("sij,sjt->sit", rot, x), y
+
+
 class HARDataModule(pl.LightningDataModule):
     """Windows of several sensors on a common timeline, split without leakage.
 
@@ -48,6 +83,8 @@ class HARDataModule(pl.LightningDataModule):
         n_folds, fold: interval/subject-grouped folds; ``fold`` is the test fold.
         val_fraction: the tail of each training interval used for validation.
         synthetic: keyword arguments for :func:`~selectkit.datasets.synthetic.synthetic_body_sensors`.
+        rotate_degrees: training-time augmentation: rotate each 3-axis sensor by a random angle up
+            to this many degrees (0 = off).
     """
 
     def __init__(
@@ -67,8 +104,11 @@ class HARDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         synthetic: dict[str, Any] | None = None,
+        rotate_degrees: float = 0.0,
     ) -> None:
         super().__init__()
+        if rotate_degrees < 0:
+            raise ValueError(f"rotate_degrees={rotate_degrees} must be >= 0")
         if dataset not in DATASETS:
             raise ValueError(f"dataset={dataset!r} must be one of {list(DATASETS)}")
         if batch_size < 1:
@@ -184,8 +224,13 @@ class HARDataModule(pl.LightningDataModule):
 
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
         g = torch.Generator().manual_seed(self.hparams.seed)
+        ds: Dataset = self.dataset(stage)
+        if stage == "train" and self.hparams.rotate_degrees > 0:
+            if self.num_axes != 3:
+                raise ValueError(f"rotate_degrees needs 3-axis sensors, these have {self.num_axes} axes")
+            ds = RotationAugmented(ds, self.hparams.rotate_degrees, self.hparams.seed)
         return DataLoader(
-            self.dataset(stage), batch_size=self.hparams.batch_size, shuffle=shuffle, generator=g if shuffle else None,
+            ds, batch_size=self.hparams.batch_size, shuffle=shuffle, generator=g if shuffle else None,
             num_workers=self.hparams.num_workers,
         )
 

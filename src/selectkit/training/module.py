@@ -128,6 +128,7 @@ class CoSSModule(SelectionModule):
         score_activation: str = "softmax",
         sparsity: str | None = None,
         sparsity_weight: float = 0.0,
+        pooling: str = "mean",
         optimizer: OptimizerCallable = _adam,
     ) -> None:
         if sensor_names is not None and len(sensor_names) != num_sensors:
@@ -135,7 +136,7 @@ class CoSSModule(SelectionModule):
         net = CoSSNet(
             num_sensors, num_axes, window_length, input_rate, num_classes, rates=rates, channels=channels,
             feature_dim=feature_dim, kernel_size=kernel_size, hidden=hidden, dropout=dropout, score_mode=score_mode,
-            score_activation=score_activation, sparsity=sparsity, sparsity_weight=sparsity_weight,
+            score_activation=score_activation, sparsity=sparsity, sparsity_weight=sparsity_weight, pooling=pooling,
         )
         super().__init__(net, num_classes, optimizer)
         self.save_hyperparameters(ignore=["optimizer"])

@@ -73,12 +73,15 @@ class _BranchExtractor(nn.Module):
     slice of the weights (used by pruning).
     """
 
-    def __init__(self, num_sensors: int, num_axes: int, channels: int, feature_dim: int, kernel_size: int) -> None:
+    def __init__(
+        self, num_sensors: int, num_axes: int, channels: int, feature_dim: int, kernel_size: int, pooling: str = "mean"
+    ) -> None:
         super().__init__()
         s = num_sensors
-        self.num_sensors, self.channels, self.feature_dim = s, channels, feature_dim
+        self.num_sensors, self.channels, self.feature_dim, self.pooling = s, channels, feature_dim, pooling
+        conv_out = feature_dim if pooling == "mean" else feature_dim // 2
         self.conv1 = nn.Conv1d(s * num_axes, s * channels, kernel_size, padding=kernel_size // 2, groups=s)
-        self.conv2 = nn.Conv1d(s * channels, s * feature_dim, kernel_size, padding=kernel_size // 2, groups=s)
+        self.conv2 = nn.Conv1d(s * channels, s * conv_out, kernel_size, padding=kernel_size // 2, groups=s)
 
     def forward(self, x: Tensor) -> Tensor:
         b, s, a, t = x.shape
@@ -86,12 +89,18 @@ class _BranchExtractor(nn.Module):
         if h.shape[-1] >= 4:
             h = F.max_pool1d(h, 2)
         h = F.relu(self.conv2(h))
-        return h.mean(-1).reshape(b, s, self.feature_dim)
+        if self.pooling == "mean":
+            pooled = h.mean(-1).reshape(b, s, -1)
+        else:
+            # Mean and max over time, per sensor: (B, S, F/2) each -> (B, S, F).
+            pooled = torch.cat([h.mean(-1).reshape(b, s, -1), h.amax(-1).reshape(b, s, -1)], dim=-1)
+        return pooled
 
     def sliced(self, sensors: Sequence[int]) -> _BranchExtractor:
         """A copy for the given sensors only (their groups' weights)."""
         a = self.conv1.in_channels // self.num_sensors
-        new = _BranchExtractor(len(sensors), a, self.channels, self.feature_dim, self.conv1.kernel_size[0])
+        new = _BranchExtractor(len(sensors), a, self.channels, self.feature_dim, self.conv1.kernel_size[0], self.pooling)
+        conv_out = self.conv2.out_channels // self.num_sensors
 
         def rows(n: int) -> list[int]:
             return [s * n + i for s in sensors for i in range(n)]
@@ -99,8 +108,8 @@ class _BranchExtractor(nn.Module):
         with torch.no_grad():
             new.conv1.weight.copy_(self.conv1.weight[rows(self.channels)])
             new.conv1.bias.copy_(self.conv1.bias[rows(self.channels)])
-            new.conv2.weight.copy_(self.conv2.weight[rows(self.feature_dim)])
-            new.conv2.bias.copy_(self.conv2.bias[rows(self.feature_dim)])
+            new.conv2.weight.copy_(self.conv2.weight[rows(conv_out)])
+            new.conv2.bias.copy_(self.conv2.bias[rows(conv_out)])
         return new
 
 
@@ -119,6 +128,8 @@ class CoSSNet(nn.Module):
             and one over rates (CoSS); ``"pair"`` -- one score per (sensor, rate) pair, so each
             sensor can prefer its own rate; ``"none"`` -- no scores (a pruned network).
         score_activation, sparsity, sparsity_weight: passed to the weight scores.
+        pooling: ``"mean"`` (global average of the last convolution over time) or ``"meanmax"``
+            (average and maximum, half the channels each).
     """
 
     def __init__(
@@ -138,8 +149,12 @@ class CoSSNet(nn.Module):
         score_activation: str = "softmax",
         sparsity: str | None = None,
         sparsity_weight: float = 0.0,
+        pooling: str = "mean",
     ) -> None:
         super().__init__()
+        check_choice(pooling, "pooling", ("mean", "meanmax"))
+        if pooling == "meanmax" and feature_dim % 2:
+            raise ValueError(f"feature_dim={feature_dim} must be even with pooling='meanmax'")
         self.score_mode = check_choice(score_mode, "score_mode", ("separate", "pair", "none"))
         rates = [float(input_rate)] if rates is None else [float(r) for r in rates]
         if not rates:
@@ -160,7 +175,7 @@ class CoSSNet(nn.Module):
         self.feature_dim = feature_dim
         self.decimators = nn.ModuleList(Decimator(f) for f in self.factors)
         self.branches = nn.ModuleList(
-            _BranchExtractor(num_sensors, num_axes, channels, feature_dim, kernel_size) for _ in rates
+            _BranchExtractor(num_sensors, num_axes, channels, feature_dim, kernel_size, pooling) for _ in rates
         )
         score_kwargs = dict(activation=score_activation, sparsity=sparsity, sparsity_weight=sparsity_weight)
         self.sensor_scores = self.rate_scores = self.pair_scores = None
@@ -244,7 +259,7 @@ class CoSSNet(nn.Module):
             len(sensors), self.num_axes, self.window_length // factor, rate, self.num_classes, rates=[rate],
             channels=self.branches[0].channels, feature_dim=self.feature_dim,
             kernel_size=self.branches[0].conv1.kernel_size[0], hidden=lin1.out_features,
-            dropout=self.fusion[3].p, score_mode="none",
+            dropout=self.fusion[3].p, score_mode="none", pooling=self.branches[0].pooling,
         )
         new.branches[0] = self.branches[rate_index].sliced(sensors)
         w, _ = self.item_weights()
