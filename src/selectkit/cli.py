@@ -65,12 +65,26 @@ def _selectors(args: argparse.Namespace) -> int:
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
+def _quiet_third_party() -> None:
+    import warnings
+
+    # Deprecation chatter from Lightning internals on current torch; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*skip_none parameter was deprecated.*")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import logging
+
+    _quiet_third_party()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(message)s")
     from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in LIGHTNING_COMMANDS:
         from selectkit.training.cli import run_lightning_cli
 
+        logging.getLogger("selectkit").setLevel(logging.INFO)
         # From the shell LightningCLI reads sys.argv itself; from Python it gets the list.
         run_lightning_cli(None if from_command_line else argv)
         return 0

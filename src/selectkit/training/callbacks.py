@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from selectkit.io import atomic_write_json
 from selectkit.selection import Selector
 
 __all__ = ["SelectorAnnealing", "SelectionReport"]
+
+log = logging.getLogger(__name__)
 
 
 class SelectorAnnealing(pl.Callback):
@@ -52,4 +55,4 @@ class SelectionReport(pl.Callback):
             atomic_write_json(folder / self.filename, {"history": self.history, "last": entry})
             for key in ("sensor_ranking", "rate_ranking"):
                 if key in summary:
-                    pl_module.print(f"epoch {trainer.current_epoch} {key}: {summary[key]}")
+                    log.info("epoch %d %s: %s", trainer.current_epoch, key, summary[key])
