@@ -114,3 +114,15 @@ def test_split_by_subject_when_several():
     assert not set(ws.subject[sp.test]) & set(ws.subject[sp.train])
     with pytest.raises(ValueError, match="fold=3"):
         interval_split(ws, fold=3, n_folds=3)
+
+
+def test_interval_validation_holds_out_whole_training_intervals():
+    ws = make_windows([multi_interval_recording((4, 4, 1))], rate=25.0, window_s=2.0, stride_s=1.0)
+    sp = interval_split(ws, fold=0, n_folds=2, val_mode="interval")
+    for c in (0, 1):
+        val_groups = set(ws.group[sp.val][ws.y[sp.val] == c])
+        assert len(val_groups) == 1
+        assert not val_groups & set(ws.group[sp.train]) and not val_groups & set(ws.group[sp.test])
+    assert any("'c2': too few training intervals" in n for n in sp.notes)
+    with pytest.raises(ValueError, match="val_mode='random'"):
+        interval_split(ws, val_mode="random")

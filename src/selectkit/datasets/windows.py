@@ -288,7 +288,9 @@ def _time_cut(idx: np.ndarray, start: np.ndarray, frac_lo: float, frac_hi: float
     return idx[inside], idx[rest]
 
 
-def interval_split(ws: WindowSet, *, fold: int = 0, n_folds: int = 3, val_fraction: float = 0.2, seed: int = 0) -> Split:
+def interval_split(
+    ws: WindowSet, *, fold: int = 0, n_folds: int = 3, val_fraction: float = 0.2, seed: int = 0, val_mode: str = "time"
+) -> Split:
     """Leakage-free train / validation / test windows.
 
     * Test: with several subjects, whole subjects (assigned round-robin to ``n_folds`` folds);
@@ -296,10 +298,15 @@ def interval_split(ws: WindowSet, *, fold: int = 0, n_folds: int = 3, val_fracti
       and dealt round-robin to the folds. A class with fewer intervals than folds cannot give
       every fold a whole interval: its interval(s) are cut in time into ``n_folds`` pieces
       instead (the documented exception, listed in ``notes``).
-    * Validation: carved from the training side -- the last ``val_fraction`` of each training
-      interval in time, with a one-window guard gap so no validation window shares samples with
-      a training window. The test split is never used for a choice.
+    * Validation: carved from the training side, never from test. ``val_mode="time"``: the last
+      ``val_fraction`` of each training interval in time, with a one-window guard gap so no
+      validation window shares samples with a training window. ``val_mode="interval"``: one whole
+      training-side interval per class (one whole subject with several subjects), so choices made
+      on validation see the same shift between intervals that test does; a class (or a subject
+      set) too small to give one up falls back to the time cut, said in ``notes``.
     """
+    if val_mode not in ("time", "interval"):
+        raise ValueError(f"val_mode={val_mode!r} must be 'time' or 'interval'")
     if not 0 <= fold < n_folds:
         raise ValueError(f"fold={fold} must be in [0, n_folds={n_folds})")
     if not 0 < val_fraction < 1:
@@ -330,17 +337,36 @@ def interval_split(ws: WindowSet, *, fold: int = 0, n_folds: int = 3, val_fracti
                 notes.append(
                     f"class {ws.classes[c]!r} has {len(gids)} interval(s) < n_folds={n_folds}: its interval(s) are split in time for the test fold"
                 )
+    # Whole validation intervals / subjects (val_mode="interval"), chosen from the training side.
+    val_whole = np.zeros(len(ws), dtype=bool)
+    if val_mode == "interval":
+        train_side = ~test_mask
+        if len(subjects) >= n_folds:
+            cand = sorted(set(ws.subject[train_side].tolist()))
+            if len(cand) >= 2:
+                val_whole = train_side & (ws.subject == cand[rng.integers(len(cand))])
+            else:
+                notes.append("one training subject: validation falls back to the time cut")
+        else:
+            for c in range(len(ws.classes)):
+                gids = sorted(set(ws.group[train_side & (ws.y == c)].tolist()))
+                whole = [g for g in gids if not test_mask[ws.group == g].any()]
+                if len(whole) >= 2:
+                    val_whole |= (ws.group == whole[rng.integers(len(whole))]) & train_side
+                elif gids:
+                    notes.append(f"class {ws.classes[c]!r}: too few training intervals for a whole validation interval; time cut")
     # Guard: training windows of a time-split interval must not overlap its test piece.
-    train_idx, val_idx = [], []
+    train_idx, val_idx = [all_idx[val_whole][:0]], [all_idx[val_whole]]
     for g in sorted(set(ws.group.tolist())):
-        idx = all_idx[(ws.group == g) & ~test_mask]
+        idx = all_idx[(ws.group == g) & ~test_mask & ~val_whole]
         if len(idx) == 0:
             continue
+        class_has_whole_val = val_whole[ws.y == ws.y[idx[0]]].any() if val_mode == "interval" else False
         tidx = all_idx[(ws.group == g) & test_mask]
         if len(tidx):
             lo, hi = ws.start[tidx].min(), ws.start[tidx].max()
             idx = idx[(ws.start[idx] <= lo - ws.window_s) | (ws.start[idx] >= hi + ws.window_s)]
-        if len(idx) < 2:
+        if len(idx) < 2 or class_has_whole_val:
             train_idx.append(idx)
             continue
         v, rest = _time_cut(idx, ws.start, 1 - val_fraction, 1.0, ws.window_s)

@@ -81,7 +81,9 @@ class HARDataModule(pl.LightningDataModule):
             from the timeline with the same filter the CoSS branches use (pruned models).
         window_s, stride_s: window length and hop in seconds.
         n_folds, fold: interval/subject-grouped folds; ``fold`` is the test fold.
-        val_fraction: the tail of each training interval used for validation.
+        val_fraction: the tail of each training interval used for validation (``val_mode="time"``).
+        val_mode: ``"time"`` (tails of the training intervals) or ``"interval"`` (whole training-side
+            intervals / subjects), see :func:`~selectkit.datasets.windows.interval_split`.
         synthetic: keyword arguments for :func:`~selectkit.datasets.synthetic.synthetic_body_sensors`.
         rotate_degrees: training-time augmentation: rotate each 3-axis sensor by a random angle up
             to this many degrees (0 = off).
@@ -100,6 +102,7 @@ class HARDataModule(pl.LightningDataModule):
         n_folds: int = 3,
         fold: int = 0,
         val_fraction: float = 0.2,
+        val_mode: str = "time",
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
@@ -138,7 +141,10 @@ class HARDataModule(pl.LightningDataModule):
     def split(self) -> Split:
         if self._split is None:
             hp = self.hparams
-            self._split = interval_split(self.windows, fold=hp.fold, n_folds=hp.n_folds, val_fraction=hp.val_fraction, seed=hp.seed)
+            self._split = interval_split(
+                self.windows, fold=hp.fold, n_folds=hp.n_folds, val_fraction=hp.val_fraction, seed=hp.seed,
+                val_mode=hp.val_mode,
+            )
             for note in self._split.notes:
                 log.info("split: %s", note)
         return self._split
