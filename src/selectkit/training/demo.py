@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from selectkit.training.prune import prune
+from selectkit.training.prune import prune, quiet_lightning
 
 __all__ = ["default_config", "run_demo", "build_parser", "main"]
 
@@ -32,6 +32,11 @@ def run_demo(
     ]
     if epochs is not None:
         args += ["--trainer.max_epochs", str(epochs)]
+    import warnings
+
+    # The demo drives LightningCLI from Python on purpose; its "args and sys.argv" notice does not apply.
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+    quiet_lightning()
     started = time.perf_counter()
     cli = run_lightning_cli(args)
     best = Path(cli.trainer.checkpoint_callback.best_model_path)
@@ -83,6 +88,6 @@ def main(args: argparse.Namespace) -> int:
         args.config or default_config(), args.root, sensors=args.sensors, cost_budget=cost_budget, epochs=args.epochs,
         finetune_epochs=args.finetune_epochs, search_epochs=args.search_epochs, seed=args.seed,
     )
-    print("\nCoSS on CrowdSignals: fit -> prune -> test\n")
+    print(f"\nCoSS on {report['dataset']}: fit -> prune -> test\n")
     print(summary_table(report))
     return 0

@@ -184,6 +184,7 @@ def prune(
     kept_names = [dm.sensor_names[s] for s in chosen.sensors]
     window = sub.window_length
     report = {
+        "dataset": dm.hparams.dataset,
         "checkpoint": str(ckpt),
         "pruned_checkpoint": str(out / "pruned.ckpt"),
         "budget": {"sensors": sensors, "cost_budget_bytes_per_s": cost_budget, "rate_budget_hz": rate_budget, "tolerance": tolerance},
@@ -250,7 +251,14 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return p
 
 
+def quiet_lightning() -> None:
+    """Inner fine-tuning runs need no 'GPU available' banners; warnings still show."""
+    for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(args: argparse.Namespace) -> int:
+    quiet_lightning()
     report = prune(
         args.ckpt, sensors=args.sensors, cost_budget=args.cost_budget, rate_budget=args.rate_budget, tolerance=args.tolerance,
         search_epochs=args.search_epochs, finetune_epochs=args.finetune_epochs, out=args.out, force=args.force, seed=args.seed,
