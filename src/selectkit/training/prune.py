@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from selectkit.selection.ops import greedy_cost_indices
 from selectkit.training.datamodule import HARDataModule
 from selectkit.training.module import CoSSModule
 
-__all__ = ["evaluate", "load_coss_checkpoint", "prune", "main"]
+__all__ = ["evaluate", "load_coss_checkpoint", "select_and_finetune", "save_pruned", "prune", "PruneOutcome", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +107,18 @@ class Candidate:
     val: dict[str, float] | None = None
 
 
-def prune(
-    ckpt: str | Path,
+@dataclass
+class PruneOutcome:
+    """What :func:`select_and_finetune` chose and trained (nothing written to disk)."""
+
+    report: dict[str, Any]
+    module: CoSSModule
+    datamodule: HARDataModule
+
+
+def select_and_finetune(
+    full: CoSSModule,
+    dm: HARDataModule,
     *,
     sensors: int | None = None,
     cost_budget: float | None = None,
@@ -117,19 +126,13 @@ def prune(
     tolerance: float = 0.01,
     search_epochs: int = 5,
     finetune_epochs: int = 20,
-    out: str | Path | None = None,
-    force: bool = False,
     seed: int = 0,
-) -> dict[str, Any]:
-    """Prune a CoSS checkpoint to a budget; returns the report (also written to ``out``)."""
+) -> PruneOutcome:
+    """Choose sensors (by weight score) and rate (on validation), rebuild, fine-tune, test once."""
     if (sensors is None) == (cost_budget is None):
         raise ValueError("give exactly one budget: --sensors K or --cost-budget BYTES_PER_S")
-    full, dm = load_coss_checkpoint(ckpt)
     if full.hparams.score_mode == "none":
-        raise ValueError(f"--ckpt {ckpt}: this model is already pruned (it has no weight scores)")
-    out = Path(out) if out is not None else Path(ckpt).resolve().parent.parent / "pruned"
-    if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"--out {out} exists and is not empty; pass --force to overwrite")
+        raise ValueError("this model is already pruned (it has no weight scores)")
     net = full.net
     num = net.num_sensors
     if sensors is not None and not 1 <= sensors <= num:
@@ -168,30 +171,15 @@ def prune(
         chosen = min(good, key=lambda c: (c.cost, -c.val["macro_f1"]))
         sub = dm.restricted([dm.sensor_names[s] for s in chosen.sensors], chosen.rate)
         pruned = _finetune(_pruned_module(full, chosen.sensors, chosen.rate_index), sub, finetune_epochs, Path(tmp) / "final", seed)
-        after = {"val": evaluate(pruned.net, sub, "val"), "test": evaluate(pruned.net, sub, "test")}
-        # Atomic checkpoint: write beside the target, then rename.
-        out.mkdir(parents=True, exist_ok=True)
-        trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
-        trainer.strategy.connect(pruned)
-        trainer.datamodule = sub
-        tmp_ckpt = out / ".pruned.ckpt.tmp"
-        trainer.save_checkpoint(tmp_ckpt, weights_only=True)
-        payload = torch.load(tmp_ckpt, map_location="cpu", weights_only=True)
-        payload["datamodule_hyper_parameters"] = {k: v for k, v in sub.hparams.items() if not k.startswith("_")}
-        torch.save(payload, tmp_ckpt)
-        os.replace(tmp_ckpt, out / "pruned.ckpt")
-
+    after = {"val": evaluate(pruned.net, sub, "val"), "test": evaluate(pruned.net, sub, "test")}
     kept_names = [dm.sensor_names[s] for s in chosen.sensors]
-    window = sub.window_length
     report = {
         "dataset": dm.hparams.dataset,
-        "checkpoint": str(ckpt),
-        "pruned_checkpoint": str(out / "pruned.ckpt"),
         "budget": {"sensors": sensors, "cost_budget_bytes_per_s": cost_budget, "rate_budget_hz": rate_budget, "tolerance": tolerance},
         "sensor_ranking": [dm.sensor_names[i] for i in ranking],
         "kept_sensors": kept_names,
         "rate_hz": chosen.rate,
-        "input_shape": [len(kept_names), sub.num_axes, window],
+        "input_shape": [len(kept_names), sub.num_axes, sub.window_length],
         "full_input_shape": [num, dm.num_axes, dm.window_length],
         "cost_bytes_per_s": {"before": all_cost, "after": chosen.cost, "fraction": chosen.cost / all_cost, "reduction": 1 - chosen.cost / all_cost},
         "before": before,
@@ -203,6 +191,51 @@ def prune(
         "split_notes": dm.split.notes,
         "seconds": round(time.perf_counter() - started, 1),
     }
+    return PruneOutcome(report, pruned, sub)
+
+
+def save_pruned(outcome: PruneOutcome, out: Path) -> Path:
+    """Write ``pruned.ckpt`` atomically (temp file, then rename); returns its path."""
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.strategy.connect(outcome.module)
+    tmp_ckpt = out / ".pruned.ckpt.tmp"
+    try:
+        trainer.save_checkpoint(tmp_ckpt, weights_only=True)
+        payload = torch.load(tmp_ckpt, map_location="cpu", weights_only=True)
+        payload["datamodule_hyper_parameters"] = {k: v for k, v in outcome.datamodule.hparams.items() if not k.startswith("_")}
+        torch.save(payload, tmp_ckpt)
+        os.replace(tmp_ckpt, out / "pruned.ckpt")
+    finally:
+        tmp_ckpt.unlink(missing_ok=True)
+    return out / "pruned.ckpt"
+
+
+def prune(
+    ckpt: str | Path,
+    *,
+    sensors: int | None = None,
+    cost_budget: float | None = None,
+    rate_budget: float | None = None,
+    tolerance: float = 0.01,
+    search_epochs: int = 5,
+    finetune_epochs: int = 20,
+    out: str | Path | None = None,
+    force: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Prune a CoSS checkpoint to a budget; writes ``pruned.ckpt`` and the report into ``out``."""
+    if (sensors is None) == (cost_budget is None):
+        raise ValueError("give exactly one budget: --sensors K or --cost-budget BYTES_PER_S")
+    full, dm = load_coss_checkpoint(ckpt)
+    out = Path(out) if out is not None else Path(ckpt).resolve().parent.parent / "pruned"
+    if out.exists() and any(out.iterdir()) and not force:
+        raise FileExistsError(f"--out {out} exists and is not empty; pass --force to overwrite")
+    outcome = select_and_finetune(
+        full, dm, sensors=sensors, cost_budget=cost_budget, rate_budget=rate_budget, tolerance=tolerance,
+        search_epochs=search_epochs, finetune_epochs=finetune_epochs, seed=seed,
+    )
+    report = {"checkpoint": str(ckpt), "pruned_checkpoint": str(save_pruned(outcome, out)), **outcome.report}
     atomic_write_json(out / "report.json", report)
     atomic_write_text(out / "report.md", format_report(report))
     return report
