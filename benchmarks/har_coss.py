@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--fixed-epochs", type=int, default=20)
+    p.add_argument("--fixed-epochs", type=int, default=15)
     p.add_argument("--search-epochs", type=int, default=3)
     p.add_argument("--finetune-epochs", type=int, default=12)
     p.add_argument("--budgets", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.35, 0.5])
