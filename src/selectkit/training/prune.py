@@ -5,6 +5,10 @@ data-rate budget (``--cost-budget`` bytes/s, greedy by score per cost). The rate
 validation data: for every candidate rate within ``--rate-budget`` the pruned network is
 fine-tuned briefly and scored on the validation split, and the cheapest candidate within
 ``--tolerance`` macro-F1 of the best one wins. The test split is read once, at the end.
+
+With ``score_mode: pair`` the sensors are ranked by their best (sensor, rate) pair; the rebuilt
+network still streams every kept sensor at one common rate (per-sensor rates in the pruned model
+are not implemented yet).
 """
 
 from __future__ import annotations
