@@ -43,3 +43,9 @@ def test_demo_pipeline_on_the_synthetic_config(capsys, tmp_path):
     for key in ("kept sensors", "sampling rate", "data rate", "test macro-F1", "run folder"):
         assert key in out
     assert str(tmp_path) in out
+
+
+def test_bad_input_is_one_clear_line(capsys, tmp_path):
+    assert main(["prune", "--ckpt", str(tmp_path / "missing.ckpt"), "--sensors", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("selectkit prune: error: --ckpt") and "Traceback" not in err

@@ -88,7 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # From the shell LightningCLI reads sys.argv itself; from Python it gets the list.
         run_lightning_cli(None if from_command_line else argv)
         return 0
-    parser = argparse.ArgumentParser(prog="selectkit", description="Learned selection layers.")
+    parser = argparse.ArgumentParser(
+        prog="selectkit",
+        description="Learned selection layers.",
+        epilog="Training: selectkit fit|validate|test|predict --config configs/har/crowdsignals_coss.yaml "
+        "(LightningCLI; `selectkit fit --help` lists every option).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     from selectkit.training import demo as demo_mod
 
@@ -110,7 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "steps", 1) < 1:
         parser.error(f"--steps={args.steps} must be >= 1")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, ModuleNotFoundError) as err:
+        # Bad input is the user's to fix: one clear line, not a traceback.
+        print(f"selectkit {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
