@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from selectkit.training.datamodule import HARDataModule, RotationAugmented, random_rotations
+from selectkit.training.datamodule import HARDataModule, random_rotations, rotate_sensors
 
 SYN = {"num_subjects": 3, "intervals_per_class": 1, "interval_s": 12.0}
 
@@ -38,12 +38,21 @@ def test_restricted_and_lower_model_rate():
 
 def test_rotation_augmentation_only_in_training():
     dm = HARDataModule(dataset="synthetic", synthetic=SYN, rotate_degrees=90.0, batch_size=4)
-    assert isinstance(dm.train_dataloader().dataset, RotationAugmented)
-    assert not isinstance(dm.val_dataloader().dataset, RotationAugmented)
-    x, _ = dm.train_dataloader().dataset[0]
-    raw, _ = dm.dataset("train")[0]
+    x, y = next(iter(dm.train_dataloader()))
+    # Outside a training loop the hook leaves batches alone.
+    out = dm.on_after_batch_transfer((x, y), 0)
+    assert torch.equal(out[0], x)
+
+    class _Trainer:
+        training = True
+
+    dm.trainer = _Trainer()
+    rx, ry = dm.on_after_batch_transfer((x, y), 0)
+    assert not torch.allclose(rx, x) and torch.equal(ry, y)
     # A rotation keeps each sample's vector length per sensor.
-    torch.testing.assert_close(x.norm(dim=1), raw.norm(dim=1), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(rx.norm(dim=2), x.norm(dim=2), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="3-axis sensors, got 2 axes"):
+        rotate_sensors(torch.zeros(1, 1, 2, 4), 10.0)
     with pytest.raises(ValueError, match="rotate_degrees=-1"):
         HARDataModule(dataset="synthetic", rotate_degrees=-1.0)
     with pytest.raises(ValueError, match="dataset='mhealth'"):

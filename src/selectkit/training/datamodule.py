@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from selectkit.datasets.windows import Split, WindowSet, interval_split, make_windows
 from selectkit.training.models.coss import decimate
@@ -46,25 +46,19 @@ def random_rotations(n: int, max_degrees: float, generator: torch.Generator | No
     return eye + s * k + (1 - c) * k @ k
 
 
-class RotationAugmented(Dataset):
-    """Training windows with each sensor's 3 axes rotated by a random small rotation.
+def rotate_sensors(x: torch.Tensor, max_degrees: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Rotate each 3-axis sensor of each window by its own random rotation (one batched product).
 
     Device orientation differs between sessions and placements; within one labelled interval it
     stays fixed, so an unaugmented model can learn orientation (a magnetometer's field direction,
     the phone's resting pose) as a shortcut that does not carry over to other intervals.
+    ``x``: ``(B, S, 3, T)``.
     """
-
-    def __init__(self, base: TensorDataset, max_degrees: float, seed: int = 0) -> None:
-        self.base, self.max_degrees = base, max_degrees
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int):
-        x, y = self.base[i]
-        rot = random_rotations(x.shape[0], self.max_degrees, self.generator)  # one per sensor
-        return torch.einsum("sij,sjt->sit", rot, x), y
+    b, s, a, t = x.shape
+    if a != 3:
+        raise ValueError(f"rotation augmentation needs 3-axis sensors, got {a} axes")
+    rot = random_rotations(b * s, max_degrees, generator).to(x).reshape(b, s, 3, 3)
+    return torch.einsum("bsij,bsjt->bsit", rot, x)
 
 
 class HARDataModule(pl.LightningDataModule):
@@ -228,15 +222,22 @@ class HARDataModule(pl.LightningDataModule):
         self.setup()
         return self._tensors[stage]
 
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Training batches only: rotate each sensor by a random rotation (``rotate_degrees``)."""
+        trainer = getattr(self, "trainer", None)
+        if self.hparams.rotate_degrees > 0 and trainer is not None and trainer.training:
+            x, y = batch
+            if not hasattr(self, "_rotation_generator"):
+                self._rotation_generator = torch.Generator().manual_seed(self.hparams.seed)
+            batch = (rotate_sensors(x, self.hparams.rotate_degrees, self._rotation_generator), y)
+        return batch
+
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
         g = torch.Generator().manual_seed(self.hparams.seed)
-        ds: Dataset = self.dataset(stage)
-        if stage == "train" and self.hparams.rotate_degrees > 0:
-            if self.num_axes != 3:
-                raise ValueError(f"rotate_degrees needs 3-axis sensors, these have {self.num_axes} axes")
-            ds = RotationAugmented(ds, self.hparams.rotate_degrees, self.hparams.seed)
+        if self.hparams.rotate_degrees > 0 and self.num_axes != 3:
+            raise ValueError(f"rotate_degrees needs 3-axis sensors, these have {self.num_axes} axes")
         return DataLoader(
-            ds, batch_size=self.hparams.batch_size, shuffle=shuffle, generator=g if shuffle else None,
+            self.dataset(stage), batch_size=self.hparams.batch_size, shuffle=shuffle, generator=g if shuffle else None,
             num_workers=self.hparams.num_workers,
         )
 
