@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from selectkit.datasets.windows import Split, WindowSet, interval_split, make_windows
+from selectkit.training.hparams import init_args
 from selectkit.training.models.coss import decimate
 
 __all__ = ["HARDataModule", "DATASETS", "load_recordings"]
@@ -188,7 +189,7 @@ class HARDataModule(pl.LightningDataModule):
 
         Reuses the loaded windows, so trying many subsets does not reload the recordings.
         """
-        hp = {k: v for k, v in self.hparams.items() if not k.startswith("_")}
+        hp = init_args(self.hparams)
         hp.update(sensors=list(sensors), model_rate=model_rate)
         dm = HARDataModule(**hp)
         dm._windows = self.windows.select_sensors(sensors)

@@ -29,9 +29,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from selectkit.io import atomic_write_json, atomic_write_text
 from selectkit.selection.ops import greedy_cost_indices
 from selectkit.training.datamodule import HARDataModule
+from selectkit.training.hparams import init_args
 from selectkit.training.module import CoSSModule
 
-__all__ = ["evaluate", "load_coss_checkpoint", "select_and_finetune", "save_pruned", "prune", "PruneOutcome", "main"]
+__all__ = ["evaluate", "load_coss_checkpoint", "select_and_finetune", "save_pruned", "prune", "PruneOutcome", "finetune", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,12 @@ def load_coss_checkpoint(path: str | Path) -> tuple[CoSSModule, HARDataModule]:
     for key in ("state_dict", "hyper_parameters", "datamodule_hyper_parameters"):
         if key not in raw:
             raise ValueError(f"--ckpt {path}: missing {key!r}; expected a checkpoint written by `selectkit fit` with CoSSModule")
-    # LightningCLI adds bookkeeping keys such as `_class_path`; they are not arguments.
-    hp = {k: v for k, v in raw["hyper_parameters"].items() if not k.startswith("_")}
     try:
-        module = CoSSModule(**hp)
+        module = CoSSModule(**init_args(raw["hyper_parameters"]))
         module.load_state_dict(raw["state_dict"])
     except (TypeError, RuntimeError, ValueError) as err:
         raise ValueError(f"--ckpt {path}: not a CoSSModule checkpoint or incompatible with this version ({err})") from None
-    dm = HARDataModule(**{k: v for k, v in raw["datamodule_hyper_parameters"].items() if not k.startswith("_")})
+    dm = HARDataModule(**init_args(raw["datamodule_hyper_parameters"]))
     if module.sensor_names != dm.sensor_names:
         raise ValueError(f"--ckpt {path}: model sensors {module.sensor_names} != data sensors {dm.sensor_names}")
     return module.eval(), dm
@@ -74,7 +73,7 @@ def evaluate(model: torch.nn.Module, dm: HARDataModule, stage: str) -> dict[str,
 
 def _pruned_module(full: CoSSModule, sensors: list[int], rate_index: int) -> CoSSModule:
     net = full.net.pruned(sensors, rate_index)
-    hp = {k: v for k, v in full.hparams.items() if not k.startswith("_")}
+    hp = init_args(full.hparams)
     hp.update(
         num_sensors=len(sensors), window_length=net.window_length, input_rate=net.input_rate, rates=[net.input_rate],
         score_mode="none", sensor_names=[full.sensor_names[s] for s in sensors], sparsity=None, sparsity_weight=0.0,
@@ -84,7 +83,7 @@ def _pruned_module(full: CoSSModule, sensors: list[int], rate_index: int) -> CoS
     return module
 
 
-def _finetune(module: CoSSModule, dm: HARDataModule, epochs: int, workdir: Path, seed: int) -> CoSSModule:
+def finetune(module: CoSSModule, dm: HARDataModule, epochs: int, workdir: Path, seed: int) -> CoSSModule:
     """Fine-tune on train, keep the epoch with the best validation macro-F1."""
     if epochs <= 0:
         return module.eval()
@@ -119,7 +118,7 @@ class PruneOutcome:
     datamodule: HARDataModule
 
 
-def select_and_finetune(
+def select_andfinetune(
     full: CoSSModule,
     dm: HARDataModule,
     *,
@@ -145,8 +144,8 @@ def select_and_finetune(
         raise ValueError(f"--rate-budget {rate_budget} Hz is below every candidate rate {net.rates}")
     started = time.perf_counter()
     dm.setup()
-    sensor_scores = net.sensor_scores.score(None).detach() if net.sensor_scores is not None else net.item_weights()[1].max(1).values
-    ranking = torch.sort(sensor_scores, descending=True, stable=True).indices.tolist()
+    sensor_scores = net.importance("sensor")
+    ranking = net.sensor_ranking()
     all_cost = float(sum(dm.sensor_costs(net.input_rate)))
 
     candidates: list[Candidate] = []
@@ -166,14 +165,14 @@ def select_and_finetune(
     with tempfile.TemporaryDirectory(prefix="selectkit-prune-") as tmp:
         for c in candidates:
             sub = dm.restricted([dm.sensor_names[s] for s in c.sensors], c.rate)
-            trial = _finetune(_pruned_module(full, c.sensors, c.rate_index), sub, search_epochs, Path(tmp) / f"r{c.rate_index}", seed)
+            trial = finetune(_pruned_module(full, c.sensors, c.rate_index), sub, search_epochs, Path(tmp) / f"r{c.rate_index}", seed)
             c.val = evaluate(trial.net, sub, "val")
             log.info("candidate %s at %s Hz: val macro-F1 %.4f", c.sensors, c.rate, c.val["macro_f1"])
         best = max(c.val["macro_f1"] for c in candidates)
         good = [c for c in candidates if c.val["macro_f1"] >= best - tolerance]
         chosen = min(good, key=lambda c: (c.cost, -c.val["macro_f1"]))
         sub = dm.restricted([dm.sensor_names[s] for s in chosen.sensors], chosen.rate)
-        pruned = _finetune(_pruned_module(full, chosen.sensors, chosen.rate_index), sub, finetune_epochs, Path(tmp) / "final", seed)
+        pruned = finetune(_pruned_module(full, chosen.sensors, chosen.rate_index), sub, finetune_epochs, Path(tmp) / "final", seed)
     after = {"val": evaluate(pruned.net, sub, "val"), "test": evaluate(pruned.net, sub, "test")}
     kept_names = [dm.sensor_names[s] for s in chosen.sensors]
     report = {
@@ -206,7 +205,7 @@ def save_pruned(outcome: PruneOutcome, out: Path) -> Path:
     try:
         trainer.save_checkpoint(tmp_ckpt, weights_only=True)
         payload = torch.load(tmp_ckpt, map_location="cpu", weights_only=True)
-        payload["datamodule_hyper_parameters"] = {k: v for k, v in outcome.datamodule.hparams.items() if not k.startswith("_")}
+        payload["datamodule_hyper_parameters"] = init_args(outcome.datamodule.hparams)
         torch.save(payload, tmp_ckpt)
         os.replace(tmp_ckpt, out / "pruned.ckpt")
     finally:
@@ -234,7 +233,7 @@ def prune(
     out = Path(out) if out is not None else Path(ckpt).resolve().parent.parent / "pruned"
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"--out {out} exists and is not empty; pass --force to overwrite")
-    outcome = select_and_finetune(
+    outcome = select_andfinetune(
         full, dm, sensors=sensors, cost_budget=cost_budget, rate_budget=rate_budget, tolerance=tolerance,
         search_epochs=search_epochs, finetune_epochs=finetune_epochs, seed=seed,
     )

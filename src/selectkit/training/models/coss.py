@@ -229,15 +229,23 @@ class CoSSNet(nn.Module):
                 w = torch.ones(self.num_sensors, self.num_rates)
         return w, w.abs()
 
-    def sensor_ranking(self) -> list[int]:
+    def importance(self, axis: str) -> Tensor:
+        """Per-sensor (``axis="sensor"``) or per-rate (``"rate"``) importance, higher = keep.
+
+        The item's own weight score in ``separate`` mode; in ``pair`` mode its best pair.
+        """
+        check_choice(axis, "axis", ("sensor", "rate"))
+        sel = self.sensor_scores if axis == "sensor" else self.rate_scores
+        if sel is not None:
+            return sel.score(None).detach()
         _, imp = self.item_weights()
-        score = self.sensor_scores.score(None) if self.sensor_scores is not None else imp.max(dim=1).values
-        return torch.sort(score.detach(), descending=True, stable=True).indices.tolist()
+        return imp.max(dim=1 if axis == "sensor" else 0).values
+
+    def sensor_ranking(self) -> list[int]:
+        return torch.sort(self.importance("sensor"), descending=True, stable=True).indices.tolist()
 
     def rate_ranking(self) -> list[int]:
-        _, imp = self.item_weights()
-        score = self.rate_scores.score(None) if self.rate_scores is not None else imp.max(dim=0).values
-        return torch.sort(score.detach(), descending=True, stable=True).indices.tolist()
+        return torch.sort(self.importance("rate"), descending=True, stable=True).indices.tolist()
 
     def pruned(self, sensors: Sequence[int], rate_index: int) -> CoSSNet:
         """A network on ``sensors`` at ``rates[rate_index]`` only, without scores.
