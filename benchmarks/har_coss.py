@@ -9,7 +9,7 @@ configuration; every figure is a mean over folds x seeds with a 95 % interval.
 Per fold and seed:
 * ``all``: all six sensors at the highest rate (100 Hz), no selection.
 * ``coss@budget``: one CoSS fit (weight scores over sensors and 5 rates), then pruned to each
-  data-rate budget (fractions of ``all``'s bytes/s) by :func:`selectkit.training.prune.select_andfinetune`.
+  data-rate budget (fractions of ``all``'s bytes/s) by :func:`selectkit.training.prune.select_and_finetune`.
 * ``coss@k`` for k = 1, 2, 3 sensors (rate chosen on validation), with, at the same k and rate,
   ``random@k`` (``--random-draws`` subsets) and ``mi@k`` (top-k sensors by mutual information of
   per-sensor window statistics with the label, sklearn).
@@ -42,7 +42,7 @@ from sklearn.feature_selection import mutual_info_classif
 from selectkit.io import atomic_write_json, atomic_write_text
 from selectkit.training.datamodule import HARDataModule
 from selectkit.training.module import CoSSModule
-from selectkit.training.prune import finetune, evaluate, quiet_lightning, select_andfinetune
+from selectkit.training.prune import finetune, evaluate, quiet_lightning, select_and_finetune
 
 RESULTS = Path(__file__).resolve().parent / "results"
 T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
@@ -125,11 +125,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 add("all", names, dm.input_rate, train_fixed(dm, args, seed, work / "all"))
                 full = fit_coss(dm, args, seed, work / "coss")
                 for frac in args.budgets:
-                    out = select_andfinetune(full, dm, cost_budget=frac * all_cost, search_epochs=args.search_epochs,
+                    out = select_and_finetune(full, dm, cost_budget=frac * all_cost, search_epochs=args.search_epochs,
                                               finetune_epochs=args.finetune_epochs, seed=seed)
                     add(f"coss@{frac:g}", out.report["kept_sensors"], out.report["rate_hz"], out.report["after"]["test"], budget=frac)
                 for k in args.ks:
-                    out = select_andfinetune(full, dm, sensors=k, search_epochs=args.search_epochs,
+                    out = select_and_finetune(full, dm, sensors=k, search_epochs=args.search_epochs,
                                               finetune_epochs=args.finetune_epochs, seed=seed)
                     rate = out.report["rate_hz"]
                     add(f"coss@k{k}", out.report["kept_sensors"], rate, out.report["after"]["test"], k=k)

@@ -118,7 +118,7 @@ class PruneOutcome:
     datamodule: HARDataModule
 
 
-def select_andfinetune(
+def select_and_finetune(
     full: CoSSModule,
     dm: HARDataModule,
     *,
@@ -233,7 +233,7 @@ def prune(
     out = Path(out) if out is not None else Path(ckpt).resolve().parent.parent / "pruned"
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"--out {out} exists and is not empty; pass --force to overwrite")
-    outcome = select_andfinetune(
+    outcome = select_and_finetune(
         full, dm, sensors=sensors, cost_budget=cost_budget, rate_budget=rate_budget, tolerance=tolerance,
         search_epochs=search_epochs, finetune_epochs=finetune_epochs, seed=seed,
     )
