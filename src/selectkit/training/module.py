@@ -10,10 +10,12 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.cli import OptimizerCallable
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from selectkit.selection import Selector
 from selectkit.training.models.coss import CoSSNet
+from selectkit.validation import check_choice
 
 __all__ = ["SelectionModule", "CoSSModule"]
 
@@ -33,13 +35,27 @@ class SelectionModule(pl.LightningModule):
         net: ``(B, ...) -> (B, num_classes)`` logits.
         num_classes: number of classes.
         optimizer: a callable ``params -> Optimizer`` (LightningCLI fills it from YAML).
+        selector_data: where the input-independent selectors' parameters (weight scores, Gumbel
+            logits) learn from. ``"train"``: jointly with the network on the training batches
+            (CoSS as published). ``"val"``: from validation batches while the network weights
+            learn from training batches, a first-order bi-level step as in DARTS (Liu et al.,
+            arXiv:1806.09055). With few recording sessions or intervals a network can fit the
+            training intervals through features that do not carry over (a magnetometer's fixed
+            orientation within an interval); scores learned on held-out intervals
+            (``val_mode="interval"``) reward the sensors that generalise instead. The validation
+            split then serves both the scores and checkpoint selection.
     """
 
-    def __init__(self, net: nn.Module, num_classes: int, optimizer: OptimizerCallable = _adam) -> None:
+    def __init__(
+        self, net: nn.Module, num_classes: int, optimizer: OptimizerCallable = _adam, selector_data: str = "train"
+    ) -> None:
         super().__init__()
         self.net = net
         self.num_classes = num_classes
         self.optimizer_factory = optimizer
+        self.selector_data = check_choice(selector_data, "selector_data", ("train", "val"))
+        self._selector_batches = None
+        self._selector_grads: list[Tensor] | None = None
         self.metrics = nn.ModuleDict(
             {
                 f"{stage}_{name}": metric
@@ -61,6 +77,49 @@ class SelectionModule(pl.LightningModule):
         regs = [s.regularization() for s in self.selectors().values()]
         return torch.stack(regs).sum() if regs else torch.zeros((), device=self.device)
 
+    def selector_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the input-independent selectors (what ``selector_data`` routes)."""
+        return [p for s in self.selectors().values() if not s.input_dependent for p in s.parameters() if p.requires_grad]
+
+    def _next_selector_batch(self) -> tuple[Tensor, Tensor]:
+        """A shuffled validation batch, cycling through the validation set."""
+        if self._selector_batches is None:
+            dm = getattr(self.trainer, "datamodule", None)
+            if dm is None or not hasattr(dm, "val_dataloader"):
+                raise ValueError("selector_data='val' needs a LightningDataModule with a val_dataloader")
+            val = dm.val_dataloader()
+            g = torch.Generator().manual_seed(int(torch.initial_seed()) % 2**31)
+            loader = DataLoader(val.dataset, batch_size=val.batch_size, shuffle=True, generator=g)
+            if len(loader) == 0:
+                raise ValueError("selector_data='val' needs a non-empty validation split")
+
+            def cycle():
+                while True:
+                    yield from loader
+
+            self._selector_batches = cycle()
+        x, y = next(self._selector_batches)
+        return x.to(self.device), y.to(self.device)
+
+    def _selector_step(self) -> None:
+        """Gradients of the validation loss (plus selector penalties) w.r.t. the selector
+        parameters only; :meth:`on_after_backward` puts them in place of the training ones."""
+        params = self.selector_parameters()
+        if not params:
+            raise ValueError("selector_data='val' but the network has no trainable input-independent selector")
+        x, y = self._next_selector_batch()
+        loss = F.cross_entropy(self(x), y) + self.regularization()
+        self._selector_grads = list(torch.autograd.grad(loss, params))
+        self.log("train/selector_val_loss", loss.detach(), on_step=False, on_epoch=True, batch_size=len(y), sync_dist=True)
+
+    def on_after_backward(self) -> None:
+        if self._selector_grads is None:
+            return
+        for p, g in zip(self.selector_parameters(), self._selector_grads):
+            # Under DDP the training gradients were averaged during backward; these were not.
+            p.grad = self.trainer.strategy.reduce(g, reduce_op="mean") if self.trainer.world_size > 1 else g
+        self._selector_grads = None
+
     def _common_step(self, batch: Sequence[Tensor], stage: str) -> Tensor:
         x, y = batch[0], batch[1]
         logits = self(x)
@@ -75,6 +134,8 @@ class SelectionModule(pl.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx):
+        if self.selector_data == "val":
+            self._selector_step()
         return self._common_step(batch, "train")
 
     def validation_step(self, batch, batch_idx):
@@ -129,6 +190,7 @@ class CoSSModule(SelectionModule):
         sparsity: str | None = None,
         sparsity_weight: float = 0.0,
         pooling: str = "mean",
+        selector_data: str = "train",
         optimizer: OptimizerCallable = _adam,
     ) -> None:
         if sensor_names is not None and len(sensor_names) != num_sensors:
@@ -138,7 +200,7 @@ class CoSSModule(SelectionModule):
             feature_dim=feature_dim, kernel_size=kernel_size, hidden=hidden, dropout=dropout, score_mode=score_mode,
             score_activation=score_activation, sparsity=sparsity, sparsity_weight=sparsity_weight, pooling=pooling,
         )
-        super().__init__(net, num_classes, optimizer)
+        super().__init__(net, num_classes, optimizer, selector_data)
         self.save_hyperparameters(ignore=["optimizer"])
         self.sensor_names = list(sensor_names) if sensor_names is not None else [f"sensor_{i}" for i in range(num_sensors)]
         self.class_names = list(class_names) if class_names is not None else None

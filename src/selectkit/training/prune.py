@@ -77,6 +77,7 @@ def _pruned_module(full: CoSSModule, sensors: list[int], rate_index: int) -> CoS
     hp.update(
         num_sensors=len(sensors), window_length=net.window_length, input_rate=net.input_rate, rates=[net.input_rate],
         score_mode="none", sensor_names=[full.sensor_names[s] for s in sensors], sparsity=None, sparsity_weight=0.0,
+        selector_data="train",
     )
     module = CoSSModule(**hp, optimizer=full.optimizer_factory)
     module.net.load_state_dict(net.state_dict())
