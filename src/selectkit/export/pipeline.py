@@ -119,7 +119,7 @@ def export(
     }
     files: dict[str, bytes] = {}
     if "onnx" in formats:
-        from selectkit.export.onnx import OnnxRunner, export_fp32, quantize_int8
+        from selectkit.export.onnx import OnnxRunner, export_fp32, quantize_int8, weight_bytes
 
         files["onnx_fp32"] = export_fp32(net, test_x[:1])
         files["onnx_int8"] = quantize_int8(files["onnx_fp32"], calib.numpy())
@@ -128,6 +128,7 @@ def export(
             runner = OnnxRunner(files[key])
             report["artefacts"][key] = parity(runner(x_np), reference, y_np)
             latency[key] = median_latency(runner, x_np[:1], repeats=latency_repeats)
+        report["onnx_weight_bytes"] = {key: weight_bytes(files[key]) for key in ("onnx_fp32", "onnx_int8")}
         report["onnxruntime_latency"] = {
             "fp32_ms": 1e3 * latency["onnx_fp32"], "int8_ms": 1e3 * latency["onnx_int8"],
             "int8_over_fp32": latency["onnx_int8"] / latency["onnx_fp32"], "repeats": latency_repeats, "threads": 1,
@@ -200,6 +201,10 @@ def format_report(r: dict[str, Any]) -> str:
         )
     if "size_fraction_of_fp32_onnx" in r:
         lines += ["", "Size relative to fp32 ONNX: " + ", ".join(f"{r['files'][k]} {_pct(v)}" for k, v in r["size_fraction_of_fp32_onnx"].items())]
+    if "onnx_weight_bytes" in r:
+        w = r["onnx_weight_bytes"]
+        lines.append(f"ONNX weights (initializers): fp32 {w['onnx_fp32']} bytes, int8 {w['onnx_int8']} bytes "
+                     f"({_pct(w['onnx_int8'] / w['onnx_fp32'])}); the rest of each file is graph and metadata.")
     if "onnxruntime_latency" in r:
         lat = r["onnxruntime_latency"]
         lines += [
