@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["QuantParams", "convert_int8", "interpreter_class", "io_quant_params", "TFLiteRunner", "quantize", "dequantize"]
+__all__ = ["QuantParams", "convert_int8", "interpreter_class", "io_details", "TFLiteRunner", "quantize", "dequantize"]
 
 
 @dataclass(frozen=True)
@@ -123,12 +123,6 @@ def io_details(flatbuffer: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(inputs) != 1 or len(outputs) != 1:
         raise ValueError(f"expected one input and one output tensor, got {len(inputs)} and {len(outputs)}")
     return inputs[0], outputs[0]
-
-
-def io_quant_params(flatbuffer: bytes) -> tuple[QuantParams, QuantParams]:
-    """Input and output quantisation of a full-int8 model."""
-    inp, out = io_details(flatbuffer)
-    return QuantParams(*map(_scalar, inp["quantization"])), QuantParams(*map(_scalar, out["quantization"]))
 
 
 def _scalar(v: Any) -> Any:
