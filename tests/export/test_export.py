@@ -180,3 +180,17 @@ def test_missing_and_unpruned_checkpoints_are_clear_errors(pruned_ckpt, tmp_path
     ckpt = save_pruned(PruneOutcome({}, full, dm), tmp_path / "full")
     with pytest.raises(ValueError, match=r"not a pruned model \(score_mode='separate', 2 rate branches\)"):
         export(ckpt, tmp_path / "o")
+
+
+def test_a_model_that_does_not_fit_is_reported_and_still_written(pruned_ckpt, tmp_path, monkeypatch):
+    from selectkit.edge import boards
+
+    tiny = boards.Board("tiny", "a board too small", "none", "Cortex-M0", 16, flash_bytes=64 * 1024, ram_bytes=8 * 1024)
+    monkeypatch.setitem(boards.BOARDS, "tiny", tiny)
+    report = export(pruned_ckpt, tmp_path / "o", formats=["tflite"], calibration=16, board="tiny")
+    fit = report["board_fit"]
+    assert not fit["fits"] and not fit["flash"]["fits"] and not fit["ram"]["fits"]
+    assert fit["flash"]["need"] == report["sizes_bytes"]["tflite_int8"] + boards.RUNTIME_FLASH_BYTES
+    assert fit["ram"]["parts"]["arena"] == report["tflite_micro"]["arena_bytes"]
+    assert (tmp_path / "o" / "model.int8.tflite").is_file() and (tmp_path / "o" / "model_data.h").is_file()
+    assert "DOES NOT FIT" in (tmp_path / "o" / "report.md").read_text()
