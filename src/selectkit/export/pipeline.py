@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from selectkit.edge.boards import fit_check, get_board, list_boards
+from selectkit.export.parity import median_latency, parity
 from selectkit.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from selectkit.validation import check_choice
 
@@ -60,6 +61,66 @@ def _load_pruned(ckpt: Path):
     return module, dm
 
 
+def _export_onnx(
+    net: torch.nn.Module, calib: torch.Tensor, test_x: torch.Tensor, reference: np.ndarray, test_y: torch.Tensor,
+    latency_repeats: int, files: dict[str, bytes], report: dict[str, Any],
+) -> None:
+    """fp32 and int8 ONNX into ``files``, their parity, weight bytes and latency into ``report``.
+
+    ``calib``: ``(N, S, A, T)`` training windows; ``test_x`` ``(M, S, A, T)`` with float logits
+    ``reference`` ``(M, K)`` and labels ``test_y`` ``(M,)``.
+    """
+    from selectkit.export.onnx import OnnxRunner, export_fp32, quantize_int8, weight_bytes
+
+    x, y = test_x.numpy(), test_y.numpy()
+    files["onnx_fp32"] = export_fp32(net, test_x[:1])
+    files["onnx_int8"] = quantize_int8(files["onnx_fp32"], calib.numpy())
+    latency = {}
+    for key in ("onnx_fp32", "onnx_int8"):
+        runner = OnnxRunner(files[key])
+        report["artefacts"][key] = parity(runner(x), reference, y)
+        latency[key] = median_latency(runner, x[:1], repeats=latency_repeats)
+    report["onnx_weight_bytes"] = {key: weight_bytes(files[key]) for key in ("onnx_fp32", "onnx_int8")}
+    report["onnxruntime_latency"] = {
+        "fp32_ms": 1e3 * latency["onnx_fp32"], "int8_ms": 1e3 * latency["onnx_int8"],
+        "int8_over_fp32": latency["onnx_int8"] / latency["onnx_fp32"], "repeats": latency_repeats, "threads": 1,
+    }
+
+
+def _export_tflite(
+    module, dm, calib: torch.Tensor, test_x: torch.Tensor, reference: np.ndarray, test_y: torch.Tensor,
+    board: str | None, files: dict[str, bytes], report: dict[str, Any],
+) -> None:
+    """Full-int8 TFLite, its LiteRT parity, the TFLite-Micro check, the C sources and the board fit."""
+    from selectkit.export.micro import c_sources, check_micro
+    from selectkit.export.tflite import TFLiteRunner, convert_int8, dequantize, quantize
+
+    net = module.net
+    files["tflite_int8"] = convert_int8(net, calib)
+    runner = TFLiteRunner(files["tflite_int8"])
+    x_q = quantize(test_x.numpy(), runner.input_q)
+    litert_q = runner.run_int8(x_q)
+    report["artefacts"]["tflite_int8"] = parity(dequantize(litert_q, runner.output_q), reference, test_y.numpy())
+    micro = check_micro(files["tflite_int8"], x_q)
+    lsb = np.abs(micro.outputs.astype(np.int32) - litert_q.astype(np.int32))
+    report["tflite_micro"] = {
+        "arena_bytes": micro.arena_bytes, "ops": micro.ops, "probes": micro.probes, "max_lsb_diff_vs_litert": int(lsb.max()),
+        "agreement_vs_litert": float((micro.outputs.argmax(1) == litert_q.argmax(1)).mean()), "windows": int(len(x_q)),
+    }
+    report["io_quantization"] = {"input": runner.input_q.as_dict(), "output": runner.output_q.as_dict()}
+    header, source = c_sources(files["tflite_int8"], {
+        "sensors": module.sensor_names, "classes": dm.class_names, "num_axes": net.num_axes,
+        "window_length": net.window_length, "rate_hz": net.input_rate, "input_q": runner.input_q,
+        "output_q": runner.output_q, "norm_mean": dm.norm_mean[:, :, 0], "norm_std": dm.norm_std[:, :, 0],
+        "arena_bytes": micro.arena_bytes, "source": report["checkpoint"],
+    })
+    files["header"], files["source"] = header.encode(), source.encode()
+    if board is not None:
+        # Outside the arena the firmware keeps the int8 window it is filling and the int8 scores.
+        io_bytes = int(np.prod(report["input_shape"])) + len(dm.class_names)
+        report["board_fit"] = fit_check(board, model_bytes=len(files["tflite_int8"]), arena_bytes=micro.arena_bytes, io_bytes=io_bytes)
+
+
 def export(
     ckpt: str | Path,
     out: str | Path,
@@ -99,9 +160,6 @@ def export(
     calib = train_x[torch.randperm(len(train_x), generator=gen)[: min(calibration, len(train_x))]]
     with torch.no_grad():
         reference = net(test_x).numpy()
-    x_np, y_np = test_x.numpy(), test_y.numpy()
-
-    from selectkit.export.parity import median_latency, parity
 
     report: dict[str, Any] = {
         "checkpoint": str(ckpt),
@@ -114,53 +172,14 @@ def export(
         "quantize": quantize,
         "calibration_windows": int(len(calib)),
         "test_windows": int(len(test_y)),
-        "torch_fp32": parity(reference, reference, y_np),
+        "torch_fp32": parity(reference, reference, test_y.numpy()),
         "artefacts": {},
     }
     files: dict[str, bytes] = {}
     if "onnx" in formats:
-        from selectkit.export.onnx import OnnxRunner, export_fp32, quantize_int8, weight_bytes
-
-        files["onnx_fp32"] = export_fp32(net, test_x[:1])
-        files["onnx_int8"] = quantize_int8(files["onnx_fp32"], calib.numpy())
-        latency = {}
-        for key in ("onnx_fp32", "onnx_int8"):
-            runner = OnnxRunner(files[key])
-            report["artefacts"][key] = parity(runner(x_np), reference, y_np)
-            latency[key] = median_latency(runner, x_np[:1], repeats=latency_repeats)
-        report["onnx_weight_bytes"] = {key: weight_bytes(files[key]) for key in ("onnx_fp32", "onnx_int8")}
-        report["onnxruntime_latency"] = {
-            "fp32_ms": 1e3 * latency["onnx_fp32"], "int8_ms": 1e3 * latency["onnx_int8"],
-            "int8_over_fp32": latency["onnx_int8"] / latency["onnx_fp32"], "repeats": latency_repeats, "threads": 1,
-        }
+        _export_onnx(net, calib, test_x, reference, test_y, latency_repeats, files, report)
     if "tflite" in formats:
-        from selectkit.export.micro import c_sources, check_micro
-        from selectkit.export.tflite import TFLiteRunner, convert_int8, dequantize
-        from selectkit.export.tflite import quantize as quantize_input
-
-        files["tflite_int8"] = convert_int8(net, calib)
-        runner = TFLiteRunner(files["tflite_int8"])
-        x_q = quantize_input(x_np, runner.input_q)
-        litert_q = runner.run_int8(x_q)
-        report["artefacts"]["tflite_int8"] = parity(dequantize(litert_q, runner.output_q), reference, y_np)
-        micro = check_micro(files["tflite_int8"], x_q)
-        lsb = np.abs(micro.outputs.astype(np.int32) - litert_q.astype(np.int32))
-        report["tflite_micro"] = {
-            "arena_bytes": micro.arena_bytes, "ops": micro.ops, "probes": micro.probes,
-            "max_lsb_diff_vs_litert": int(lsb.max()), "agreement_vs_litert": float((micro.outputs.argmax(1) == litert_q.argmax(1)).mean()),
-            "windows": int(len(x_q)),
-        }
-        report["io_quantization"] = {"input": runner.input_q.as_dict(), "output": runner.output_q.as_dict()}
-        header, source = c_sources(files["tflite_int8"], {
-            "sensors": module.sensor_names, "classes": dm.class_names, "num_axes": net.num_axes,
-            "window_length": net.window_length, "rate_hz": net.input_rate, "input_q": runner.input_q,
-            "output_q": runner.output_q, "norm_mean": dm.norm_mean[:, :, 0], "norm_std": dm.norm_std[:, :, 0],
-            "arena_bytes": micro.arena_bytes, "source": ckpt,
-        })
-        files["header"], files["source"] = header.encode(), source.encode()
-        if board is not None:
-            io_bytes = int(np.prod(report["input_shape"])) + len(dm.class_names)
-            report["board_fit"] = fit_check(board, model_bytes=len(files["tflite_int8"]), arena_bytes=micro.arena_bytes, io_bytes=io_bytes)
+        _export_tflite(module, dm, calib, test_x, reference, test_y, board, files, report)
     report["sizes_bytes"] = {key: len(files[key]) for key in files if key not in ("header", "source")}
     if "onnx_fp32" in files:
         report["size_fraction_of_fp32_onnx"] = {
