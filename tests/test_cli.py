@@ -40,7 +40,7 @@ def test_demo_pipeline_on_the_synthetic_config(capsys, tmp_path):
             "--search-epochs", "1", "--sensors", "2"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    for key in ("kept sensors", "sampling rate", "data rate", "test macro-F1", "run folder"):
+    for key in ("kept sensors", "sampling rate", "data rate", "test macro-F1", "int8 size", "int8 agreement", "board fit", "run folder"):
         assert key in out
     assert str(tmp_path) in out
 

@@ -3,7 +3,9 @@
     selectkit fit|validate|test|predict --config configs/har/crowdsignals_coss.yaml
                            train / evaluate through the Lightning CLI (``--help`` for all options)
     selectkit prune --ckpt RUN/checkpoints/best.ckpt --sensors K | --cost-budget BYTES_PER_S
-    selectkit demo         the main job on CrowdSignals: fit, prune to a budget, test, summary table
+    selectkit export --ckpt RUN/pruned/pruned.ckpt --out OUT [--formats onnx,tflite] [--board nano33ble]
+                           int8 ONNX / TFLite, TFLite-Micro check, C header, parity and board-fit report
+    selectkit demo         the main job on CrowdSignals: fit, prune to a budget, export, summary table
     selectkit recovery     ground-truth recovery: true vs chosen items for every selector
     selectkit selectors    list the registered selectors and their properties
 """
@@ -112,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr = sub.add_parser("prune", help="prune a CoSS checkpoint to a sensor / data-rate budget", description=prune_mod.__doc__)
     prune_mod.build_parser(pr)
     pr.set_defaults(func=prune_mod.main)
+    from selectkit.export import pipeline as export_mod
+
+    ex = sub.add_parser("export", help="export a pruned checkpoint: int8 ONNX / TFLite, C header, board fit", description=export_mod.__doc__)
+    export_mod.build_parser(ex)
+    ex.set_defaults(func=export_mod.main)
     args = parser.parse_args(argv)
     if getattr(args, "steps", 1) < 1:
         parser.error(f"--steps={args.steps} must be >= 1")

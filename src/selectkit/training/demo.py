@@ -1,4 +1,4 @@
-"""The main job end to end: fit CoSS on CrowdSignals, prune to a budget, test, summarise."""
+"""The main job end to end: fit CoSS on CrowdSignals, prune to a budget, test, export int8, summarise."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from selectkit.training.prune import prune, quiet_lightning
 
-__all__ = ["default_config", "run_demo", "build_parser", "main"]
+__all__ = ["default_config", "run_demo", "run_from_args", "export_rows", "build_parser", "main"]
 
 
 def default_config() -> Path:
@@ -21,8 +21,11 @@ def default_config() -> Path:
 
 def run_demo(
     config: Path, root: Path, *, sensors: int | None, cost_budget: float | None, epochs: int | None,
-    finetune_epochs: int, search_epochs: int, seed: int,
+    finetune_epochs: int, search_epochs: int, seed: int, board: str = "nano33ble",
 ) -> dict:
+    """Fit, prune, then export the pruned model into ``RUN/export``; the prune report with the
+    export report under ``"export"``."""
+    from selectkit.export import export
     from selectkit.training.cli import run_lightning_cli
 
     args = [
@@ -45,6 +48,7 @@ def run_demo(
         best, sensors=sensors, cost_budget=cost_budget, search_epochs=search_epochs, finetune_epochs=finetune_epochs,
         out=run_dir / "pruned", seed=seed,
     )
+    report["export"] = export(report["pruned_checkpoint"], run_dir / "export", board=board, seed=seed)
     report["run_dir"] = str(run_dir)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -60,11 +64,37 @@ def summary_table(report: dict) -> str:
         ("data rate", f"{c['before']:.0f} -> {c['after']:.0f} bytes/s (reduction {100 * c['reduction']:.1f} %)"),
         ("test macro-F1", f"full {b['macro_f1']:.3f} -> pruned {a['macro_f1']:.3f}"),
         ("test accuracy", f"full {b['acc']:.3f} -> pruned {a['acc']:.3f}"),
+        *export_rows(report["export"]),
         ("run folder", report["run_dir"]),
         ("time", f"{report['total_seconds']:.0f} s"),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1000:.1f} kB"
+
+
+def export_rows(ex: dict) -> list[tuple[str, str]]:
+    """Size, agreement and board-fit lines of an export report (``selectkit.export.export``)."""
+    sizes, arts = ex["sizes_bytes"], ex["artefacts"]
+    fp32 = sizes["onnx_fp32"]
+    rows = [
+        ("int8 size", ", ".join(f"{ex['files'][k]} {_kb(sizes[k])} ({100 * sizes[k] / fp32:.0f} % of fp32 {_kb(fp32)})"
+                                for k in ("onnx_int8", "tflite_int8"))),
+        ("int8 agreement", ", ".join(f"{ex['files'][k]} {arts[k]['agreement']:.3f} (test acc {arts[k]['acc']:.3f})"
+                                     for k in ("onnx_int8", "tflite_int8")) + f" vs float {ex['torch_fp32']['acc']:.3f}"),
+    ]
+    fit = ex.get("board_fit")
+    if fit is not None:
+        rows.append((
+            "board fit",
+            f"{fit['board_name']}: {'fits' if fit['fits'] else 'DOES NOT FIT'} (flash {100 * fit['flash']['fraction']:.1f} %, "
+            f"RAM {100 * fit['ram']['fraction']:.1f} %; arena {ex['tflite_micro']['arena_bytes']} bytes)",
+        ))
+    rows.append(("export folder", ex["out"]))
+    return rows
 
 
 def build_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -76,18 +106,25 @@ def build_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override the config's max_epochs")
     p.add_argument("--finetune-epochs", type=int, default=15)
     p.add_argument("--search-epochs", type=int, default=4)
+    p.add_argument("--board", default="nano33ble", help="board profile for the export's fit check (default nano33ble)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
 
-def main(args: argparse.Namespace) -> int:
+def run_from_args(args: argparse.Namespace) -> dict:
+    """:func:`run_demo` with the command line's defaults (600 bytes/s when no budget is given);
+    ``benchmarks/export.py`` runs the demo through here too."""
     cost_budget = args.cost_budget if args.sensors is None and args.cost_budget is not None else None
     if args.sensors is None and args.cost_budget is None:
         cost_budget = 600.0
-    report = run_demo(
+    return run_demo(
         args.config or default_config(), args.root, sensors=args.sensors, cost_budget=cost_budget, epochs=args.epochs,
-        finetune_epochs=args.finetune_epochs, search_epochs=args.search_epochs, seed=args.seed,
+        finetune_epochs=args.finetune_epochs, search_epochs=args.search_epochs, seed=args.seed, board=args.board,
     )
-    print(f"\nCoSS on {report['dataset']}: fit -> prune -> test\n")
+
+
+def main(args: argparse.Namespace) -> int:
+    report = run_from_args(args)
+    print(f"\nCoSS on {report['dataset']}: fit -> prune -> test -> int8 export\n")
     print(summary_table(report))
     return 0
