@@ -4,11 +4,11 @@ exhaustive oracle; writes ``benchmarks/results/har_coss.{json,md,png}``.
 Protocol (DESIGN.md): interval-grouped folds (test = whole labelled intervals; Running, the only
 class with a single interval, is cut in time -- the documented exception), validation carved from
 the training intervals, every choice (rate, epoch) made on validation, test read once per
-configuration; every figure is a mean over folds x seeds with a 95 % interval. Validation is one
-whole training-side interval per class (``--val-mode interval``), so the choices made on it see the
-shift between intervals that test does, and CoSS's weight scores learn from those validation
-batches (``--selector-data val``): trained on the training intervals they reward the
-magnetometers, whose orientation identifies an interval.
+configuration; every figure is a mean over folds x seeds with a 95 % interval. Validation is the
+last part of each training interval in time (``--val-mode time``; a whole validation interval per
+class would take a large share of the few training intervals away), and CoSS's weight scores learn
+from those validation batches (``--selector-data val``): trained jointly on the training windows
+they reward the magnetometers, whose orientation identifies an interval.
 
 Per fold and seed:
 * ``all``: all six sensors at the highest rate (100 Hz), no selection.
@@ -291,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stride-s", type=float, default=1.28)
     p.add_argument("--rotate-degrees", type=float, default=0.0,
                    help="training-time random rotation of each 3-axis sensor, for every model in the run (default off)")
-    p.add_argument("--val-mode", choices=("time", "interval"), default="interval",
-                   help="validation split: whole training-side intervals (default) or the tails of the training intervals")
+    p.add_argument("--val-mode", choices=("time", "interval"), default="time",
+                   help="validation split: the tails of the training intervals (default) or whole training-side intervals")
     p.add_argument("--selector-data", choices=("train", "val"), default="val",
                    help="where CoSS's weight scores learn from (see SelectionModule)")
     p.add_argument("--threads", type=int, default=2)
