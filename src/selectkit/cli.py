@@ -4,6 +4,9 @@
                            train / evaluate through the Lightning CLI (``--help`` for all options)
     selectkit prune --ckpt RUN/checkpoints/best.ckpt --sensors K | --cost-budget BYTES_PER_S
     selectkit demo         the main job on CrowdSignals: fit, prune to a budget, test, summary table
+    selectkit prompt --strategy promptdistill --keep 1024 --layer 12 --file prompt.txt
+                           answer a long prompt with a prefill strategy (PromptDistill, GemFilter,
+                           SnapKV, H2O or full); prints answer, kept tokens and prefill time
     selectkit recovery     ground-truth recovery: true vs chosen items for every selector
     selectkit selectors    list the registered selectors and their properties
 """
@@ -112,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr = sub.add_parser("prune", help="prune a CoSS checkpoint to a sensor / data-rate budget", description=prune_mod.__doc__)
     prune_mod.build_parser(pr)
     pr.set_defaults(func=prune_mod.main)
+    from selectkit.llm import prompt as prompt_mod
+
+    pm = sub.add_parser("prompt", help="answer a long prompt with a prefill strategy (PromptDistill, GemFilter, SnapKV, H2O)",
+                        description=prompt_mod.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    prompt_mod.build_parser(pm)
+    pm.set_defaults(func=prompt_mod.main)
     args = parser.parse_args(argv)
     if getattr(args, "steps", 1) < 1:
         parser.error(f"--steps={args.steps} must be >= 1")
