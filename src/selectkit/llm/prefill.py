@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -507,13 +508,19 @@ def prefill_shared(model: nn.Module, input_ids: Tensor, presses: list[_KVPress])
 
 
 @torch.inference_mode()
-def generate(model: nn.Module, result: PrefillResult, max_new_tokens: int = 32, eos_token_id: int | list[int] | None = None) -> Tensor:
+def generate(
+    model: nn.Module,
+    result: PrefillResult,
+    max_new_tokens: int = 32,
+    eos_token_id: int | list[int] | None = None,
+    stop: Callable[[Tensor], bool] | None = None,
+) -> Tensor:
     """Greedy decoding from a prefill: ``(B, T)`` new token ids, ``T <= max_new_tokens``.
 
     The first token is the argmax of ``result.logits``; each further step is one ordinary
     ``model(...)`` call on the previous token with the cache (extended in place) and an explicit
     position id continuing at ``result.next_position``. Stops early when every row produced an
-    end-of-sequence token.
+    end-of-sequence token, or when ``stop(tokens so far (B, t))`` returns True.
     """
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be an integer >= 1")
@@ -523,7 +530,7 @@ def generate(model: nn.Module, result: PrefillResult, max_new_tokens: int = 32, 
     done = torch.tensor([t in eos for t in token[:, 0].tolist()])
     position = result.next_position
     for _ in range(max_new_tokens - 1):
-        if bool(done.all()):
+        if bool(done.all()) or (stop is not None and stop(torch.cat(out, dim=1))):
             break
         pos = torch.full_like(token, position)
         logits = model(input_ids=token, position_ids=pos, cache=result.cache, use_cache=True, logits_to_keep=1).logits

@@ -95,6 +95,9 @@ def main(args: argparse.Namespace) -> int:
     else:
         text = args.text
     strategy = create_strategy(args.strategy, **_strategy_kwargs(args))
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # loading bars would bury the one-line answer / error
     model, tokenizer = load_model(args.model, gguf_file=args.gguf_file)
     input_ids = encode_prompt(tokenizer, text, chat=False if args.no_chat else None)
     start = time.perf_counter()
