@@ -45,10 +45,11 @@ def test_multi_key_asks_for_one_of_several_keys_and_variable_chain_is_ordered():
 
 
 def test_make_tasks_cycles_kinds_and_depths():
-    tasks = make_tasks(words, lengths=(300,), per_length=8, depths=(0.1, 0.9), seed=0)
+    tasks = make_tasks(words, lengths=(300,), per_length=20, depths=(0.1, 0.3, 0.5, 0.7, 0.9), seed=0)
     assert [t.kind for t in tasks[:4]] == list(TASK_KINDS)
-    assert [t.depth for t in tasks] == [0.1] * 4 + [0.9] * 4
-    assert len({t.prompt for t in tasks}) == 8
+    assert [t.depth for t in tasks[:5]] == [0.1, 0.3, 0.5, 0.7, 0.9]
+    assert len({(t.kind, t.depth) for t in tasks}) == 20  # every kind at every depth
+    assert len({t.prompt for t in tasks}) == 20
 
 
 def test_bad_task_parameters():

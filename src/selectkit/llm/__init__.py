@@ -9,36 +9,9 @@ All strategies score tokens with the shared :class:`selectkit.selection.Attentio
 >>> print(tok.decode(generate(model, result, 32, tok.eos_token_id)[0]))
 """
 
-from selectkit.llm.model import SUPPORTED_MODEL_TYPES, check_model, encode_prompt, load_model, smollm2_dir
-from selectkit.llm.prefill import (
-    H2O,
-    Full,
-    GemFilter,
-    PrefillResult,
-    PrefillStrategy,
-    PromptDistill,
-    SnapKV,
-    create_strategy,
-    generate,
-    list_strategies,
-    prefill_shared,
-)
+from selectkit.llm import model as _model
+from selectkit.llm import prefill as _prefill
+from selectkit.llm.model import *  # noqa: F403
+from selectkit.llm.prefill import *  # noqa: F403
 
-__all__ = [
-    "SUPPORTED_MODEL_TYPES",
-    "check_model",
-    "encode_prompt",
-    "load_model",
-    "smollm2_dir",
-    "PrefillResult",
-    "PrefillStrategy",
-    "Full",
-    "PromptDistill",
-    "GemFilter",
-    "SnapKV",
-    "H2O",
-    "create_strategy",
-    "generate",
-    "list_strategies",
-    "prefill_shared",
-]
+__all__ = [*_model.__all__, *_prefill.__all__]

@@ -244,9 +244,11 @@ class PrefillStrategy:
     def _prefill(self, runner: _Layers, input_ids: Tensor, k: int) -> PrefillResult:
         raise NotImplementedError
 
+    def _budget_repr(self) -> str:
+        return f"k={self.k}" if self.k is not None else f"keep_ratio={self.keep_ratio}"
+
     def __repr__(self) -> str:
-        budget = f"k={self.k}" if self.k is not None else f"keep_ratio={self.keep_ratio}"
-        return f"{type(self).__name__}({budget})"
+        return f"{type(self).__name__}({self._budget_repr()})"
 
 
 def _full_prefill(runner: _Layers, input_ids: Tensor, presses: tuple[_KVPress, ...] = (), budgets: tuple[int, ...] = ()):
@@ -370,7 +372,7 @@ class PromptDistill(_TokenScoring, PrefillStrategy):
         return PrefillResult(self.name, runner.logits(hidden[:, -1]), cache, next_position=n, num_tokens=n, kept=positions)
 
     def __repr__(self) -> str:
-        where = f"stages={self.stages}" if self.stages else f"{super().__repr__()[len('PromptDistill('):-1]}, layer={self.layer}"
+        where = f"stages={self.stages}" if self.stages else f"{self._budget_repr()}, layer={self.layer}"
         return f"PromptDistill({where}, truncate_cache={self.truncate_cache})"
 
 
@@ -409,7 +411,7 @@ class GemFilter(_TokenScoring, PrefillStrategy):
         return result
 
     def __repr__(self) -> str:
-        return f"GemFilter({super().__repr__()[len('GemFilter('):-1]}, layer={self.layer})"
+        return f"GemFilter({self._budget_repr()}, layer={self.layer})"
 
 
 class _KVPress(PrefillStrategy):

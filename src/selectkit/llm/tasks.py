@@ -180,13 +180,14 @@ def make_tasks(
     depths: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
     seed: int = 0,
 ) -> list[Task]:
-    """``per_length`` tasks per length, cycling through ``kinds`` and ``depths`` so that every
-    kind meets every depth as evenly as the count allows."""
+    """``per_length`` tasks per length; prompt ``i`` has kind ``kinds[i % len(kinds)]`` and depth
+    ``depths[i % len(depths)]``, so any few consecutive prompts span the kinds and the depths (with
+    4 kinds and 5 depths, 20 prompts hold every pair once)."""
     tasks = []
     for length in lengths:
         for i in range(per_length):
             kind = kinds[i % len(kinds)]
-            depth = depths[(i // len(kinds)) % len(depths)]
+            depth = depths[i % len(depths)]
             tasks.append(make_task(kind, length, depth, seed * 100_003 + i, count_tokens))
     return tasks
 
