@@ -329,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="start no new test prompt after this many minutes; the counts that ran are reported")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 prompts at 1k, 2 validation prompts at 1k")
     args = parser.parse_args(argv)
+    if args.quick and args.out.resolve() == RESULTS:
+        parser.error("--quick would overwrite the committed results: give --out elsewhere")
     if args.quick:
         args.prompts, args.timed, args.validation_prompts, args.validation_length = "1024:3", 2, 2, 1024
     plan = [tuple(int(v) for v in part.split(":")) for part in args.prompts.split(",")]

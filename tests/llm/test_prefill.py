@@ -219,6 +219,10 @@ def test_bad_input_is_a_clear_error(llama):
         PromptDistill(stages=[(2, 10), (1, 5)])
     with pytest.raises(ValueError, match="recent=9 must be <= k=8"):
         H2O(k=8, recent=9)
+    with pytest.raises(ValueError, match="window=0 must be an integer >= 1"):
+        SnapKV(k=8, window=0)
+    with pytest.raises(ValueError, match="exceeds the model's sliding_window=16"):
+        Full()(tiny_model("mistral", sliding_window=16), ids)
     with pytest.raises(ValueError, match="max_new_tokens=0"):
         generate(llama, Full()(llama, ids), 0)
 

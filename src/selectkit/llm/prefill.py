@@ -447,6 +447,8 @@ class SnapKV(_KVPress):
 
     def __init__(self, k: int | None = None, keep_ratio: float | None = None, *, window: int = 32, pool_kernel: int = 5) -> None:
         super().__init__(k, keep_ratio)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window={window!r} must be an integer >= 1")
         self.window = window
         self.pool_kernel = pool_kernel
         self._scorer(max(window, k or window))
@@ -478,6 +480,8 @@ class H2O(_KVPress):
             raise ValueError(f"recent={recent!r} must be an integer >= 0")
         if recent is not None and k is not None and recent > k:
             raise ValueError(f"recent={recent} must be <= k={k}")
+        if isinstance(query_chunk, bool) or not isinstance(query_chunk, int) or query_chunk < 1:
+            raise ValueError(f"query_chunk={query_chunk!r} must be an integer >= 1")
         self.recent = recent
         self.query_chunk = query_chunk
 
