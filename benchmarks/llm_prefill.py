@@ -260,7 +260,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Prefill strategies on SmolLM2-135M-Instruct",
         "",
-        f"Written by `benchmarks/llm_prefill.py` ({report['finished']}); command: `{s['command']}`.",
+        f"Written by `benchmarks/llm_prefill.py` ({report['finished']}); command: `{s['command']}`. {s['note']}".rstrip(),
         f"Model: {report['model']}. CPU, {s['threads']} threads on 2 cores shared with other jobs "
         f"(load average {s['load_average_start']} at the start); torch {s['torch']}, transformers {s['transformers']}.",
         "",
@@ -328,7 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline-minutes", type=float,
                         help="start no new test prompt after this many minutes; the counts that ran are reported")
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 prompts at 1k, 2 validation prompts at 1k")
+    parser.add_argument("--from-records", type=Path, nargs="+",
+                        help="write the report from the per-prompt records of earlier runs instead of running: an interrupted "
+                        "run's llm_prefill_records.partial.json or a finished run's llm_prefill.json (several are merged; "
+                        "all must use the same selection layer)")
+    parser.add_argument("--note", default="", help="a sentence for the report on how the records were produced")
     args = parser.parse_args(argv)
+    args.command = "python benchmarks/llm_prefill.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if args.quick and args.out.resolve() == RESULTS:
         parser.error("--quick would overwrite the committed results: give --out elsewhere")
     if args.quick:
@@ -339,8 +345,23 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     return_freed_memory_to_the_system()
     load_start = os.getloadavg()[0]
+    import json
+
     import transformers
 
+    if args.from_records:
+        runs = [json.loads(path.read_text()) for path in args.from_records]
+        layers = {run["settings"]["layer"] if "settings" in run else run["layer"] for run in runs}
+        if len(layers) != 1:
+            raise SystemExit(f"--from-records: the runs used different selection layers {sorted(layers)}")
+        first = runs[0]
+        recall = first.get("recall", first.get("validation_needle_recall_by_layer"))
+        records = [r for run in runs for r in run.get("records", run.get("prompts", []))]
+        stopped = any(run["settings"]["stopped_at_deadline"] if "settings" in run else True for run in runs)
+        load = first["settings"]["load_average_start"] if "settings" in first else first.get("load_start", float("nan"))
+        plan = sorted({(r["length"], sum(q["length"] == r["length"] for q in records)) for r in records})
+        started = first.get("started", time.time() - 60 * sum(run.get("minutes", 0) for run in runs))
+        return write_report(args, plan, depths, records, layers.pop(), recall, stopped, started, load)
     model, tokenizer = load_model()
     count = lambda text: encode_prompt(tokenizer, text).shape[1]  # noqa: E731
     started = time.time()
@@ -367,9 +388,16 @@ def main(argv: list[str] | None = None) -> int:
                 break
             t0 = time.time()
             records.append(run_prompt(model, tokenizer, task, i, k, layer, args.window, i < args.timed, args.max_new_tokens))
-            atomic_write_json(args.out / "llm_prefill_records.partial.json", {"layer": layer, "recall": recall, "records": records})
+            atomic_write_json(args.out / "llm_prefill_records.partial.json",
+                              {"layer": layer, "recall": recall, "started": started, "load_start": load_start, "records": records})
             scores = {name: v["score"] for name, v in records[-1]["strategies"].items()}
             print(f"{length} #{i} {task.kind} depth={task.depth} {scores} ({time.time() - t0:.0f} s)", flush=True)
+
+    return write_report(args, plan, depths, records, layer, recall, stopped_early, started, load_start)
+
+
+def write_report(args, plan, depths, records, layer, recall, stopped_early, started, load_start) -> int:
+    import transformers
 
     lengths = sorted({r["length"] for r in records})
     cells, heat = summarise(records, lengths, args.keep_fraction, args.seed)
@@ -395,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "minutes": round((time.time() - started) / 60, 1),
         "settings": {
-            "command": "python benchmarks/llm_prefill.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": args.command, "note": args.note,
             "prompts_planned": dict(plan), "stopped_at_deadline": stopped_early, "timed_per_length": args.timed, "keep_fraction": args.keep_fraction, "layer": layer,
             "layer_tolerance": args.layer_tolerance, "validation_prompts": args.validation_prompts,
             "validation_length": args.validation_length, "validation_seed": args.seed + 1000, "window": args.window,
