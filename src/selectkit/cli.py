@@ -6,6 +6,9 @@
     selectkit export --ckpt RUN/pruned/pruned.ckpt --out OUT [--formats onnx,tflite] [--board nano33ble]
                            int8 ONNX / TFLite, TFLite-Micro check, C header, parity and board-fit report
     selectkit demo         the main job on CrowdSignals: fit, prune to a budget, export, summary table
+    selectkit prompt --strategy promptdistill --keep 1024 --layer 12 --file prompt.txt
+                           answer a long prompt with a prefill strategy (PromptDistill, GemFilter,
+                           SnapKV, H2O or full); prints answer, kept tokens and prefill time
     selectkit recovery     ground-truth recovery: true vs chosen items for every selector
     selectkit selectors    list the registered selectors and their properties
 """
@@ -119,6 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ex = sub.add_parser("export", help="export a pruned checkpoint: int8 ONNX / TFLite, C header, board fit", description=export_mod.__doc__)
     export_mod.build_parser(ex)
     ex.set_defaults(func=export_mod.main)
+    from selectkit.llm import prompt as prompt_mod
+
+    pm = sub.add_parser("prompt", help="answer a long prompt with a prefill strategy (PromptDistill, GemFilter, SnapKV, H2O)",
+                        description=prompt_mod.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    prompt_mod.build_parser(pm)
+    pm.set_defaults(func=prompt_mod.main)
     args = parser.parse_args(argv)
     if getattr(args, "steps", 1) < 1:
         parser.error(f"--steps={args.steps} must be >= 1")

@@ -105,3 +105,42 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="ctx.query contains non-finite"):
         q = torch.full((1, 1, 1, 4), float("nan"))
         AttentionTopK(k=2)(torch.randn(1, 8, 4), SelectionContext(query=q, keys=torch.randn(1, 1, 8, 4)))
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "sum", "max"])
+@pytest.mark.parametrize("window", [1, 5, 11])
+def test_per_kv_head_scores_and_chunked_queries_match_naive(aggregate, window):
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(2, 6, window, 8, generator=g)
+    k = torch.randn(2, 2, 11, 8, generator=g)
+    per_head = torch.zeros(2, 6, 11, dtype=torch.float64)
+    for h in range(6):  # the naive loop per single head, then grouped by the key head it reads
+        per_head[:, h] = naive_scores(q[:, h : h + 1].double(), k[:, h // 3 : h // 3 + 1].double(), normalize="softmax",
+                                      causal=True, aggregate="sum")
+    grouped = per_head.reshape(2, 2, 3, 11)
+    want = {"mean": grouped.mean(2), "sum": grouped.sum(2), "max": grouped.max(2).values}[aggregate]
+    for chunk in (None, 1, 4):
+        got = attention_scores(q, k, aggregate=aggregate, per_kv_head=True, query_chunk=chunk)
+        assert got.shape == (2, 2, 11)
+        torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_positions_per_kv_head_keep_the_window():
+    g = torch.Generator().manual_seed(4)
+    q = torch.randn(1, 4, 3, 8, generator=g)
+    k = torch.randn(1, 2, 20, 8, generator=g)
+    sel = AttentionTopK(k=6, keep_last=3, per_kv_head=True, pool_kernel=1)
+    pos = sel.positions(SelectionContext(query=q, keys=k))
+    assert pos.shape == (1, 2, 6)
+    scores = attention_scores(q, k, per_kv_head=True)
+    for h in range(2):
+        assert pos[0, h, -3:].tolist() == [17, 18, 19]
+        rest = torch.topk(scores[0, h, :17], 3).indices.sort().values
+        assert pos[0, h, :3].tolist() == rest.tolist()
+
+
+def test_per_kv_head_and_chunk_errors():
+    with pytest.raises(ValueError, match="per_kv_head=True needs aggregate"):
+        attention_scores(torch.randn(1, 2, 1, 4), torch.randn(1, 1, 5, 4), aggregate=None, per_kv_head=True)
+    with pytest.raises(ValueError, match="query_chunk=0 must be a positive integer"):
+        attention_scores(torch.randn(1, 2, 1, 4), torch.randn(1, 1, 5, 4), query_chunk=0)

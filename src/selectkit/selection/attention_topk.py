@@ -32,6 +32,8 @@ def attention_scores(
     normalize: str = "softmax",
     causal: bool = True,
     aggregate: str | None = "mean",
+    per_kv_head: bool = False,
+    query_chunk: int | None = None,
 ) -> Tensor:
     """How much the queries attend to each key.
 
@@ -44,12 +46,21 @@ def attention_scores(
         causal: a query at position ``p`` ignores keys after ``p`` (its probabilities/logits for
             them count as 0).
         aggregate: ``"mean"``, ``"sum"`` or ``"max"`` over query heads, or ``None`` to keep them.
+        per_kv_head: aggregate only within the group of query heads that shares one key head,
+            giving one score row per key head (SnapKV and H2O evict per KV head).
+        query_chunk: score at most this many queries at a time; bounds the ``(Q, N)`` logits when
+            every prompt token is a query (H2O's accumulated attention). ``None`` = all at once.
 
     Returns:
-        ``(B, N)`` scores, or ``(B, H, N)`` with ``aggregate=None``, summed over the ``Q`` queries.
+        ``(B, N)`` scores, ``(B, H_kv, N)`` with ``per_kv_head=True``, or ``(B, H, N)`` with
+        ``aggregate=None``; summed over the ``Q`` queries.
     """
     check_choice(normalize, "normalize", ("softmax", "none"))
     check_choice(aggregate, "aggregate", ("mean", "sum", "max", None))
+    if per_kv_head and aggregate is None:
+        raise ValueError("per_kv_head=True needs aggregate='mean', 'sum' or 'max' (got aggregate=None)")
+    if query_chunk is not None and (isinstance(query_chunk, bool) or not isinstance(query_chunk, int) or query_chunk < 1):
+        raise ValueError(f"query_chunk={query_chunk!r} must be a positive integer or None")
     if query.ndim != 4 or keys.ndim != 4:
         raise ValueError(f"query and keys must be (B, H, Q, d) and (B, H_kv, N, d); got {tuple(query.shape)} and {tuple(keys.shape)}")
     b, h, q, d = query.shape
@@ -63,28 +74,44 @@ def attention_scores(
     check_finite(query, "ctx.query")
     check_finite(keys, "ctx.keys")
     # Group query heads by the key head they share instead of materialising repeated keys.
-    qg = query.reshape(b, hk, h // hk, q, d)
-    logits = torch.einsum("bgrqd,bgnd->bgrqn", qg.float(), keys.float()) / math.sqrt(d)
-    logits = logits.reshape(b, h, q, n)
-    if causal and q > 1:
-        qpos = torch.arange(n - q, n, device=query.device).unsqueeze(-1)  # (Q, 1)
-        future = torch.arange(n, device=query.device).unsqueeze(0) > qpos  # (Q, N)
+    qg = query.reshape(b, hk, h // hk, q, d).float()
+    kf = keys.float()
+    step = q if query_chunk is None else query_chunk
+    att = torch.zeros(b, hk, h // hk, n, device=query.device)
+    for start in range(0, q, step):
+        att += _attention_of_queries(qg[:, :, :, start : start + step], kf, n - q + start, normalize, causal)
+    if per_kv_head:
+        reduce_dim = 2  # the query heads of one key head: (B, H_kv, N)
     else:
-        future = None
+        att = att.reshape(b, h, n)
+        reduce_dim = 1
+    if aggregate == "mean":
+        return att.mean(dim=reduce_dim)
+    if aggregate == "sum":
+        return att.sum(dim=reduce_dim)
+    if aggregate == "max":
+        return att.max(dim=reduce_dim).values
+    return att
+
+
+def _attention_of_queries(qg: Tensor, keys: Tensor, first_pos: int, normalize: str, causal: bool) -> Tensor:
+    """Attention of grouped queries ``(B, H_kv, G, Q, d)`` at positions ``first_pos..`` over
+    ``keys`` ``(B, H_kv, N, d)``, summed over the queries: ``(B, H_kv, G, N)``."""
+    n, q = keys.shape[2], qg.shape[3]
+    logits = torch.einsum("bgrqd,bgnd->bgrqn", qg, keys) / math.sqrt(qg.shape[-1])
+    future = None
+    if causal:
+        qpos = torch.arange(first_pos, first_pos + q, device=qg.device).unsqueeze(-1)  # (Q, 1)
+        future = torch.arange(n, device=qg.device).unsqueeze(0) > qpos  # (Q, N)
+        if not future.any():
+            future = None
     if normalize == "softmax":
         if future is not None:
             logits = logits.masked_fill(future, float("-inf"))
         att = torch.softmax(logits, dim=-1)
     else:
         att = logits if future is None else logits.masked_fill(future, 0.0)
-    att = att.sum(dim=2)  # over queries: (B, H, N)
-    if aggregate == "mean":
-        return att.mean(dim=1)
-    if aggregate == "sum":
-        return att.sum(dim=1)
-    if aggregate == "max":
-        return att.max(dim=1).values
-    return att
+    return att.sum(dim=3)
 
 
 @register_selector("attention_topk")
@@ -109,6 +136,10 @@ class AttentionTopK(Selector):
         keep_last: the last ``keep_last`` positions are always kept (last token / recent window).
         keep_first: the first ``keep_first`` positions are always kept (attention sinks).
         causal: apply the causal mask among the window queries.
+        per_kv_head: one score row per key head, ``(B, H_kv, N)``, aggregated over the query
+            heads of that key head (SnapKV / H2O evict per KV head); use :meth:`positions`,
+            since ``forward`` reduces one shared item axis.
+        query_chunk: bound on queries scored at once (see :func:`attention_scores`).
     """
 
     input_dependent = True
@@ -132,6 +163,8 @@ class AttentionTopK(Selector):
         keep_last: int = 1,
         keep_first: int = 0,
         causal: bool = True,
+        per_kv_head: bool = False,
+        query_chunk: int | None = None,
     ) -> None:
         super().__init__(num_items, k=k, keep_ratio=keep_ratio, dim=dim, reduction=reduction)
         for name, value, low in (("window", window, 1), ("keep_last", keep_last, 0), ("keep_first", keep_first, 0)):
@@ -149,6 +182,8 @@ class AttentionTopK(Selector):
         self.keep_last = keep_last
         self.keep_first = keep_first
         self.causal = bool(causal)
+        self.per_kv_head = bool(per_kv_head)
+        self.query_chunk = query_chunk
 
     def score(self, x: Tensor | None, ctx: SelectionContext | None = None) -> Tensor:
         if ctx is not None and (ctx.query is not None or ctx.keys is not None):
@@ -165,8 +200,17 @@ class AttentionTopK(Selector):
                 raise ValueError(f"window={self.window} exceeds the {items.shape[1]} items")
             keys = items.unsqueeze(1)
             query = keys[:, :, -self.window :]
-        scores = attention_scores(query, keys, normalize=self.normalize, causal=self.causal, aggregate=self.aggregate)
+        scores = attention_scores(
+            query, keys, normalize=self.normalize, causal=self.causal, aggregate=self.aggregate,
+            per_kv_head=self.per_kv_head, query_chunk=self.query_chunk,
+        )
         return pool1d(scores, self.pool_kernel, self.pool)
+
+    @torch.no_grad()
+    def positions(self, ctx: SelectionContext) -> Tensor:
+        """Kept positions straight from attention: ``(B, k)``, or ``(B, H_kv, k)`` with
+        ``per_kv_head``; ascending, forced first/last positions included."""
+        return self.choose(self.score(None, ctx))
 
     def choose(self, scores: Tensor) -> Tensor:
         n = scores.shape[-1]
