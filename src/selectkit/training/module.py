@@ -41,8 +41,9 @@ class SelectionModule(pl.LightningModule):
             learn from training batches, a first-order bi-level step as in DARTS (Liu et al.,
             arXiv:1806.09055). With few recording sessions or intervals a network can fit the
             training intervals through features that do not carry over (a magnetometer's fixed
-            orientation within an interval); scores learned on held-out intervals
-            (``val_mode="interval"``) reward the sensors that generalise instead. The validation
+            orientation within an interval); scores learned on held-out windows reward the
+            sensors that generalise instead -- best with whole held-out intervals
+            (``val_mode="interval"``) where the data has enough of them to spare. The validation
             split then serves both the scores and checkpoint selection.
     """
 
@@ -80,6 +81,10 @@ class SelectionModule(pl.LightningModule):
     def selector_parameters(self) -> list[nn.Parameter]:
         """Parameters of the input-independent selectors (what ``selector_data`` routes)."""
         return [p for s in self.selectors().values() if not s.input_dependent for p in s.parameters() if p.requires_grad]
+
+    def on_fit_start(self) -> None:
+        # A new fit may bring a new data module: draw validation batches from its split.
+        self._selector_batches = None
 
     def _next_selector_batch(self) -> tuple[Tensor, Tensor]:
         """A shuffled validation batch, cycling through the validation set."""
