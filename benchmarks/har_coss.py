@@ -112,19 +112,19 @@ def window_features(x: np.ndarray, rate: float) -> np.ndarray:
     return feats.reshape(feats.shape[0], feats.shape[1], -1)
 
 
-def mi_ranking(dm: HARDataModule, seed: int) -> list[int]:
-    """Sensors by the mean mutual information of their window features with the label (train only)."""
+def mi_ranking(dm: HARDataModule, feats: np.ndarray, seed: int) -> list[int]:
+    """Sensors by the mean mutual information of their window features ``feats`` ``(W, S, F)``
+    (:func:`window_features` of every window) with the label, on the training windows only."""
     ws, idx = dm.windows, dm.split.train
-    feats = window_features(ws.x[idx], ws.rate)  # (W, S, F)
-    mi = mutual_info_classif(feats.reshape(len(idx), -1), ws.y[idx], random_state=seed).reshape(ws.num_sensors, -1)
+    mi = mutual_info_classif(feats[idx].reshape(len(idx), -1), ws.y[idx], random_state=seed).reshape(ws.num_sensors, -1)
     return np.argsort(-mi.mean(-1), kind="stable").tolist()
 
 
-def random_forest(dm: HARDataModule, seed: int) -> dict[str, float]:
-    """The classical reference: :func:`window_features` of all sensors, a random forest fit on the
+def random_forest(dm: HARDataModule, feats: np.ndarray, seed: int) -> dict[str, float]:
+    """The classical reference: ``feats`` ``(W, S, F)`` of all sensors, a random forest fit on the
     training windows, scored on test (no validation needed: default hyper-parameters)."""
     ws, sp = dm.windows, dm.split
-    feats = window_features(ws.x, ws.rate).reshape(len(ws), -1)
+    feats = feats.reshape(len(ws), -1)
     rf = RandomForestClassifier(n_estimators=300, n_jobs=1, random_state=seed).fit(feats[sp.train], ws.y[sp.train])
     pred = rf.predict(feats[sp.test])
     return {"macro_f1": float(f1_score(ws.y[sp.test], pred, average="macro")), "acc": float(accuracy_score(ws.y[sp.test], pred))}
@@ -148,7 +148,9 @@ def run(args: argparse.Namespace, on_fold: Callable[[list[dict[str, Any]], float
             dm.setup()
             names = dm.sensor_names
             all_cost = float(sum(dm.sensor_costs(dm.input_rate)))
-            mi_rank = mi_ranking(dm, args.seed)
+            # Features are per window: computed once per fold for the MI ranking and every seed's forest.
+            feats = window_features(dm.windows.x, dm.windows.rate)
+            mi_rank = mi_ranking(dm, feats, args.seed)
             for si, seed in enumerate(args.seed + np.arange(args.seeds)):
                 seed = int(seed)
 
@@ -161,7 +163,7 @@ def run(args: argparse.Namespace, on_fold: Callable[[list[dict[str, Any]], float
                                  rate, metrics["macro_f1"], time.perf_counter() - started)
 
                 add("all", names, dm.input_rate, train_fixed(dm, args, seed, work / "all"))
-                add("reference_rf", names, dm.input_rate, random_forest(dm, seed))
+                add("reference_rf", names, dm.input_rate, random_forest(dm, feats, seed))
                 full = fit_coss(dm, args, seed, work / "coss")
                 for frac in args.budgets:
                     out = select_and_finetune(full, dm, cost_budget=frac * all_cost, search_epochs=args.search_epochs,

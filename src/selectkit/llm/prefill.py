@@ -34,6 +34,7 @@ Each strategy returns a :class:`PrefillResult` whose cache :func:`generate` cont
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import logging
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -194,7 +195,7 @@ def _gather_cache_layer(layer, index: Tensor) -> None:
     layer.values = torch.gather(layer.values, 2, full)
 
 
-class PrefillStrategy:
+class PrefillStrategy(ABC):
     """Base class: validate the prompt and budget, fall back when nothing is to be selected.
 
     Subclasses implement :meth:`_prefill` ``(runner, input_ids (B, N), k) -> PrefillResult``.
@@ -241,8 +242,9 @@ class PrefillStrategy:
     def validate(self, runner: _Layers) -> None:
         """Model-dependent parameter checks (layer indices)."""
 
+    @abstractmethod
     def _prefill(self, runner: _Layers, input_ids: Tensor, k: int) -> PrefillResult:
-        raise NotImplementedError
+        """The strategy itself, once the budget ``k`` is below the prompt length."""
 
     def _budget_repr(self) -> str:
         return f"k={self.k}" if self.k is not None else f"keep_ratio={self.keep_ratio}"
@@ -417,11 +419,13 @@ class GemFilter(_TokenScoring, PrefillStrategy):
 class _KVPress(PrefillStrategy):
     """A full prefill whose cache is then thinned per layer and KV head (SnapKV, H2O)."""
 
+    @abstractmethod
     def _scorer(self, k: int) -> AttentionTopK:
-        raise NotImplementedError
+        """The per-KV-head scorer that keeps ``k`` cache entries."""
 
+    @abstractmethod
     def query_rows(self, num_tokens: int) -> int:
-        raise NotImplementedError
+        """How many of the last prompt queries the scorer needs."""
 
     def select(self, runner: _Layers, index: int, hidden_in: Tensor, rope, keys: Tensor, k: int) -> Tensor:
         """Kept cache positions ``(B, H_kv, k)`` of layer ``index`` from its keys ``(B, H_kv, N, d)``."""
