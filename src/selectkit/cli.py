@@ -2,7 +2,7 @@
 
     selectkit fit|validate|test|predict --config configs/har/crowdsignals_coss.yaml
                            train / evaluate through the Lightning CLI (``--help`` for all options)
-    selectkit prune --ckpt RUN/checkpoints/best.ckpt --sensors K | --cost-budget BYTES_PER_S
+    selectkit prune --ckpt RUN/checkpoints/best.ckpt --sensors K | --cost-budget BYTES_PER_S   (EEG: no budget flag)
     selectkit export --ckpt RUN/pruned/pruned.ckpt --out OUT [--formats onnx,tflite] [--board nano33ble]
                            int8 ONNX / TFLite, TFLite-Micro check, C header, parity and board-fit report
     selectkit demo         the main job on CrowdSignals: fit, prune to a budget, export, summary table
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sel.set_defaults(func=_selectors)
     from selectkit.training import prune as prune_mod
 
-    pr = sub.add_parser("prune", help="prune a CoSS checkpoint to a sensor / data-rate budget", description=prune_mod.__doc__)
+    pr = sub.add_parser("prune", help="prune a CoSS checkpoint to a sensor / data-rate budget, or an EEG channel selection to its k channels", description=prune_mod.__doc__)
     prune_mod.build_parser(pr)
     pr.set_defaults(func=prune_mod.main)
     from selectkit.export import pipeline as export_mod

@@ -279,14 +279,15 @@ class NodeSelectionModule(SelectionModule):
     """
 
     def __init__(self, num_channels: int, num_times: int, num_classes: int, nodes: list[list[int]] | None = None,
-                 sfreq: float = 128.0, mode: str = "dynamic", target_rate: float = 0.5, scorer: str = "distributed",
+                 sfreq: float = 128.0, mode: str = "dynamic", target_rate: float = 0.5, fixed_count: bool = True,
+                 scorer: str = "distributed",
                  budget_mode: str = "max", penalty_weight: float = 10.0, spatial_filter: bool = True,
                  temperature: tuple[float, float] = (1.0, 1.0), channel_names: list[str] | None = None,
                  class_names: list[str] | None = None, f1: int = 8, depth: int = 2, f2: int = 16, dropout: float = 0.25,
                  optimizer: OptimizerCallable = _adam) -> None:
         if nodes is None:
             raise ValueError("nodes is required: set data.node_channels (channel names per node) or data.node_size")
-        net = NodeSelectNet(num_channels, num_times, num_classes, nodes, sfreq, mode=mode, target_rate=target_rate, scorer=scorer,
+        net = NodeSelectNet(num_channels, num_times, num_classes, nodes, sfreq, mode=mode, target_rate=target_rate, fixed_count=fixed_count, scorer=scorer,
                             budget_mode=budget_mode, penalty_weight=penalty_weight, spatial_filter=spatial_filter,
                             temperature=temperature, f1=f1, depth=depth, f2=f2, dropout=dropout)
         super().__init__(net, num_classes, optimizer, "train")

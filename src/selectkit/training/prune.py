@@ -1,5 +1,10 @@
 """``selectkit prune``: keep the best sensors at one rate, rebuild a smaller model, fine-tune, test.
 
+Also for EEG channel selection checkpoints (:class:`~selectkit.training.eeg.ChannelSelectionModule`
+with ``k`` Gumbel selection neurons): the frozen ``k`` channels are kept, the backbone is rebuilt
+on them alone (input ``(B, k, T)``) with the trained weights, fine-tuned and tested; no budget
+flag is needed (the budget is the model's ``k``).
+
 The sensors are ranked by their CoSS weight scores and kept by count (``--sensors K``) or by a
 data-rate budget (``--cost-budget`` bytes/s, greedy by score per cost). The rate is chosen on
 validation data: for every candidate rate within ``--rate-budget`` the pruned network is
@@ -32,13 +37,16 @@ from selectkit.training.datamodule import HARDataModule
 from selectkit.training.hparams import init_args
 from selectkit.training.module import CoSSModule
 
-__all__ = ["evaluate", "load_coss_checkpoint", "select_and_finetune", "save_pruned", "prune", "PruneOutcome", "finetune", "main"]
+__all__ = [
+    "evaluate", "load_coss_checkpoint", "load_eeg_checkpoint", "prune_channels", "select_and_finetune", "save_pruned", "prune",
+    "PruneOutcome", "finetune", "main",
+]
 
 log = logging.getLogger(__name__)
 
 
-def load_coss_checkpoint(path: str | Path) -> tuple[CoSSModule, HARDataModule]:
-    """Model and data module of a ``selectkit fit`` checkpoint, loaded with ``weights_only=True``."""
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A ``selectkit fit`` checkpoint's contents, loaded with ``weights_only=True``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--ckpt {path}: file not found")
@@ -48,7 +56,20 @@ def load_coss_checkpoint(path: str | Path) -> tuple[CoSSModule, HARDataModule]:
         raise ValueError(f"--ckpt {path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
     for key in ("state_dict", "hyper_parameters", "datamodule_hyper_parameters"):
         if key not in raw:
-            raise ValueError(f"--ckpt {path}: missing {key!r}; expected a checkpoint written by `selectkit fit` with CoSSModule")
+            raise ValueError(f"--ckpt {path}: missing {key!r}; expected a checkpoint written by `selectkit fit`")
+    return raw
+
+
+def is_eeg_checkpoint(raw: dict[str, Any]) -> bool:
+    """A :class:`~selectkit.training.eeg.ChannelSelectionModule` checkpoint (by class path, else by its arguments)."""
+    hp = raw["hyper_parameters"]
+    path = hp.get("_class_path") or ""
+    return path.endswith("ChannelSelectionModule") or (not path and "num_channels" in hp and "mode" not in hp)
+
+
+def load_coss_checkpoint(path: str | Path) -> tuple[CoSSModule, HARDataModule]:
+    """Model and data module of a ``selectkit fit`` checkpoint, loaded with ``weights_only=True``."""
+    raw = read_checkpoint(path)
     try:
         module = CoSSModule(**init_args(raw["hyper_parameters"]))
         module.load_state_dict(raw["state_dict"])
@@ -214,6 +235,55 @@ def save_pruned(outcome: PruneOutcome, out: Path) -> Path:
     return out / "pruned.ckpt"
 
 
+def load_eeg_checkpoint(path: str | Path):
+    """:class:`~selectkit.training.eeg.ChannelSelectionModule` and its data module from a checkpoint."""
+    from selectkit.training.eeg import ChannelSelectionModule, EEGDataModule
+
+    raw = read_checkpoint(path)
+    try:
+        module = ChannelSelectionModule(**init_args(raw["hyper_parameters"], ChannelSelectionModule))
+        module.load_state_dict(raw["state_dict"])
+    except (TypeError, RuntimeError, ValueError) as err:
+        raise ValueError(f"--ckpt {path}: not a ChannelSelectionModule checkpoint or incompatible with this version ({err})") from None
+    dm = EEGDataModule(**init_args(raw["datamodule_hyper_parameters"]))
+    if module.hparams.num_channels != dm.num_channels:
+        raise ValueError(f"--ckpt {path}: the model expects {module.hparams.num_channels} channels, the data module gives {dm.num_channels}")
+    return module.eval(), dm
+
+
+def prune_channels(full, dm, *, finetune_epochs: int = 20, seed: int = 0) -> PruneOutcome:
+    """Freeze an EEG channel selection, rebuild the backbone on the kept channels, fine-tune, test."""
+    from selectkit.training.eeg import ChannelSelectionModule, EEGDataModule
+
+    if full.net.selector is None:
+        raise ValueError("this EEG model has no channel selector (k=None or fixed channels): nothing to prune")
+    started = time.perf_counter()
+    chosen = full.selected_channels()  # slot order = the backbone's channel order
+    names = [dm.channel_names[i] for i in chosen]
+    hp = init_args(full.hparams, ChannelSelectionModule)
+    hp.update(num_channels=len(chosen), k=None, channels=None, channel_names=names, selector_data="train")
+    pruned = ChannelSelectionModule(**hp, optimizer=full.optimizer_factory)
+    pruned.net.backbone.load_state_dict(full.net.backbone.state_dict())
+    sub = EEGDataModule(**{**init_args(dm.hparams), "channels": names})
+    before = {"val": evaluate(full.net, dm, "val"), "test": evaluate(full.net, dm, "test")}
+    with tempfile.TemporaryDirectory(prefix="selectkit-prune-") as tmp:
+        pruned = finetune(pruned, sub, finetune_epochs, Path(tmp), seed)
+    after = {"val": evaluate(pruned.net, sub, "val"), "test": evaluate(pruned.net, sub, "test")}
+    report = {
+        "dataset": dm.hparams.dataset,
+        "kind": "eeg_channels",
+        "kept_channels": names,
+        "input_shape": [len(chosen), sub.num_times],
+        "full_input_shape": [dm.num_channels, dm.num_times],
+        "channel_fraction": len(chosen) / dm.num_channels,
+        "converged": bool(full.net.selector.is_converged()),
+        "before": before,
+        "after": after,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return PruneOutcome(report, pruned, sub)
+
+
 def prune(
     ckpt: str | Path,
     *,
@@ -227,17 +297,25 @@ def prune(
     force: bool = False,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Prune a CoSS checkpoint to a budget; writes ``pruned.ckpt`` and the report into ``out``."""
-    if (sensors is None) == (cost_budget is None):
+    """Prune a CoSS checkpoint to a budget, or an EEG channel-selection checkpoint to its ``k``
+    channels; writes ``pruned.ckpt`` and the report into ``out``."""
+    eeg = is_eeg_checkpoint(read_checkpoint(ckpt))
+    if eeg and (sensors is not None or cost_budget is not None or rate_budget is not None):
+        raise ValueError("an EEG channel-selection checkpoint keeps its model's k channels: drop --sensors / --cost-budget / --rate-budget")
+    if not eeg and (sensors is None) == (cost_budget is None):
         raise ValueError("give exactly one budget: --sensors K or --cost-budget BYTES_PER_S")
-    full, dm = load_coss_checkpoint(ckpt)
     out = Path(out) if out is not None else Path(ckpt).resolve().parent.parent / "pruned"
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"--out {out} exists and is not empty; pass --force to overwrite")
-    outcome = select_and_finetune(
-        full, dm, sensors=sensors, cost_budget=cost_budget, rate_budget=rate_budget, tolerance=tolerance,
-        search_epochs=search_epochs, finetune_epochs=finetune_epochs, seed=seed,
-    )
+    if eeg:
+        full, dm = load_eeg_checkpoint(ckpt)
+        outcome = prune_channels(full, dm, finetune_epochs=finetune_epochs, seed=seed)
+    else:
+        full, dm = load_coss_checkpoint(ckpt)
+        outcome = select_and_finetune(
+            full, dm, sensors=sensors, cost_budget=cost_budget, rate_budget=rate_budget, tolerance=tolerance,
+            search_epochs=search_epochs, finetune_epochs=finetune_epochs, seed=seed,
+        )
     report = {"checkpoint": str(ckpt), "pruned_checkpoint": str(save_pruned(outcome, out)), **outcome.report}
     atomic_write_json(out / "report.json", report)
     atomic_write_text(out / "report.md", format_report(report))
@@ -245,6 +323,18 @@ def prune(
 
 
 def format_report(r: dict[str, Any]) -> str:
+    if r.get("kind") == "eeg_channels":
+        return "\n".join([
+            "# Pruning report (EEG channels)",
+            "",
+            f"- kept channels: {', '.join(r['kept_channels'])} (selection converged: {r['converged']})",
+            f"- model input: {tuple(r['full_input_shape'])} -> {tuple(r['input_shape'])} (channels, samples)",
+            "",
+            "| model | val acc | val macro-F1 | test acc | test macro-F1 |",
+            "|---|---|---|---|---|",
+            *(f"| {name} | {r[key]['val']['acc']:.4f} | {r[key]['val']['macro_f1']:.4f} | {r[key]['test']['acc']:.4f} | "
+              f"{r[key]['test']['macro_f1']:.4f} |" for name, key in (("full", "before"), ("pruned", "after"))),
+        ]) + "\n"
     c = r["cost_bytes_per_s"]
     lines = [
         "# Pruning report",
@@ -273,8 +363,9 @@ def format_report(r: dict[str, Any]) -> str:
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = parser or argparse.ArgumentParser(prog="selectkit prune", description=__doc__)
-    p.add_argument("--ckpt", required=True, help="checkpoint written by `selectkit fit` (CoSSModule)")
-    budget = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--ckpt", required=True, help="checkpoint written by `selectkit fit` (CoSSModule, or ChannelSelectionModule: "
+                   "keeps its k channels, no budget flag)")
+    budget = p.add_mutually_exclusive_group()
     budget.add_argument("--sensors", type=int, help="keep the K best-ranked sensors")
     budget.add_argument("--cost-budget", type=float, help="keep sensors within this data rate (bytes/s)")
     p.add_argument("--rate-budget", type=float, help="highest sampling rate allowed (Hz)")

@@ -189,7 +189,9 @@ class NodeSelectNet(nn.Module):
     node into ``(B, N, G, T)`` (``G`` = largest node, zero-padded) so one selector acts on nodes.
 
     * dynamic: :class:`~selectkit.selection.GumbelGates` (``target_rate`` = mean fraction of
-      nodes transmitting, ``budget_mode="max"`` bounds the busiest node), scorer ``"distributed"``
+      nodes transmitting -- with ``fixed_count`` every trial opens exactly its top
+      ``round(target_rate * N)`` nodes, else each gate decides alone --, ``budget_mode="max"``
+      penalises the busiest node's rate above the target), scorer ``"distributed"``
       or ``"centralised"``, then the closed nodes' channels are zero, a
       :class:`DynamicSpatialFilter` (``spatial_filter=True``) and an EEGNet on all ``C`` channels.
     * static: :class:`~selectkit.selection.GumbelTopK` keeps ``round(target_rate * N)`` nodes;
@@ -199,7 +201,8 @@ class NodeSelectNet(nn.Module):
     """
 
     def __init__(self, num_channels: int, num_times: int, num_classes: int, nodes: list[list[int]], sfreq: float = 128.0,
-                 mode: str = "dynamic", target_rate: float = 0.5, scorer: str = "distributed", budget_mode: str = "max",
+                 mode: str = "dynamic", target_rate: float = 0.5, fixed_count: bool = True, scorer: str = "distributed",
+                 budget_mode: str = "max",
                  penalty_weight: float = 10.0, spatial_filter: bool = True, temperature: tuple[float, float] = (1.0, 1.0),
                  f1: int = 8, depth: int = 2, f2: int = 16, dropout: float = 0.25) -> None:
         super().__init__()
@@ -224,7 +227,11 @@ class NodeSelectNet(nn.Module):
         if self.mode == "dynamic":
             scorer = check_choice(scorer, "scorer", ("distributed", "centralised"))
             net = (DistributedScorer if scorer == "distributed" else CentralisedScorer)(len(nodes), slots, num_times)
-            self.selector = GumbelGates(len(nodes), target_rate=self.target_rate, dim=1, scorer=net, budget_mode=budget_mode,
+            # fixed_count: each trial opens its top round(rate * N) gates (Gumbel top-k while
+            # training), so the mean rate is exact and the penalty only balances the nodes;
+            # otherwise each gate decides alone and the penalty holds the rate down.
+            budget = {"k": max(1, round(self.target_rate * len(nodes)))} if fixed_count else {"target_rate": self.target_rate}
+            self.selector = GumbelGates(len(nodes), **budget, dim=1, scorer=net, budget_mode=budget_mode,
                                         penalty_weight=penalty_weight, temperature=tuple(temperature))
             self.spatial = DynamicSpatialFilter(num_channels) if spatial_filter else nn.Identity()
             width = num_channels
