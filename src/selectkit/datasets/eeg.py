@@ -375,7 +375,8 @@ def read_epochs_file(
 
     Events come from the stim channel when the file has one (``stim_channel`` or MNE's guess),
     otherwise from its annotations; ``event_id`` picks and names the classes (default: every
-    event code found). ``montage`` (e.g. ``"standard_1020"``) sets positions for files without.
+    event found). With a stim channel its values are the event codes; with annotations its
+    keys are the annotation descriptions (the codes are assigned by MNE, so values are ignored). ``montage`` (e.g. ``"standard_1020"``) sets positions for files without.
     A ``.fif`` file of epochs (``-epo.fif``) is read as epochs directly.
     """
     import mne

@@ -9,7 +9,7 @@ import numpy as np
 from selectkit.datasets.eeg import EEGSet
 from selectkit.io import atomic_write_bytes
 
-__all__ = ["plot_channel_selection", "plot_node_rates"]
+__all__ = ["plot_channel_selection", "plot_channel_values", "plot_node_rates"]
 
 
 def _require_positions(data: EEGSet) -> None:
@@ -57,8 +57,10 @@ def plot_channel_selection(data: EEGSet, selected: list[int], path: str | Path, 
     return _save(fig, path)
 
 
-def plot_node_rates(data: EEGSet, nodes: list[list[int]], rates: list[float], path: str | Path, title: str = "") -> Path:
-    """Topomap of each channel's transmission rate (its node's share of trials sent) (PNG)."""
+def plot_channel_values(data: EEGSet, values, path: str | Path, title: str = "", label: str = "", axes=None) -> Path | None:
+    """Topomap of one value per channel in ``[0, 1]`` (a selection frequency, a rate) (PNG).
+
+    With ``axes`` it draws into that matplotlib axes and writes nothing."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,13 +68,22 @@ def plot_node_rates(data: EEGSet, nodes: list[list[int]], rates: list[float], pa
     import mne
 
     _require_positions(data)
+    values = np.asarray(values, dtype=float)
+    if values.shape != (data.num_channels,):
+        raise ValueError(f"{values.shape[0] if values.ndim else 0} values for {data.num_channels} channels")
+    fig, ax = (None, axes) if axes is not None else plt.subplots(figsize=(4.4, 4))
+    im, _ = mne.viz.plot_topomap(values, data.info(), axes=ax, show=False, vlim=(0, 1), cmap="viridis", contours=0)
+    ax.figure.colorbar(im, ax=ax, shrink=0.8, label=label)
+    ax.set_title(title, fontsize=10)
+    return None if fig is None else _save(fig, path)
+
+
+def plot_node_rates(data: EEGSet, nodes: list[list[int]], rates: list[float], path: str | Path, title: str = "") -> Path:
+    """Topomap of each channel's transmission rate (its node's share of trials sent) (PNG)."""
     if len(rates) != len(nodes):
         raise ValueError(f"{len(rates)} rates for {len(nodes)} nodes")
     per_channel = np.zeros(data.num_channels)
     for node, rate in zip(nodes, rates):
         per_channel[node] = rate
-    fig, ax = plt.subplots(figsize=(4.4, 4))
-    im, _ = mne.viz.plot_topomap(per_channel, data.info(), axes=ax, show=False, vlim=(0, 1), cmap="viridis", contours=0)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="transmission rate")
-    ax.set_title(title or f"mean rate {np.mean(rates):.2f}, busiest node {max(rates):.2f}")
-    return _save(fig, path)
+    return plot_channel_values(data, per_channel, path, title or f"mean rate {np.mean(rates):.2f}, busiest node {max(rates):.2f}",
+                               "transmission rate")
