@@ -226,8 +226,8 @@ class ChannelSelectionModule(SelectionModule):
     ``k`` channels are learnt by Gumbel-softmax selection neurons (``k=None``: all channels;
     ``channels``: a fixed subset -- baselines and pruned models). Sizes and names are linked
     from :class:`EEGDataModule`. Pair with :class:`~selectkit.training.callbacks.SelectionConverged`
-    to stop once the selection has settled, then :func:`selectkit.training.prune` style fine-tuning
-    on the kept channels.
+    to stop once the selection has settled; ``selectkit prune`` then rebuilds the network on the
+    kept channels and fine-tunes it (:func:`~selectkit.training.prune.prune_channels`).
     """
 
     def __init__(self, num_channels: int, num_times: int, num_classes: int, sfreq: float = 128.0, k: int | None = None,

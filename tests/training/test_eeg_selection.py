@@ -59,6 +59,16 @@ def test_gumbel_selection_recovers_the_informative_channels():
     assert sorted(module.selection_summary()["channels"]) == ["ch12", "ch3", "ch8"]
 
 
+def test_selector_learning_rate_scale():
+    module = ChannelSelectionModule(8, 32, 2, 64.0, k=2, selector_lr_scale=5.0)
+    opt = module.configure_optimizers()
+    assert opt.param_groups[1]["lr"] == pytest.approx(5 * opt.param_groups[0]["lr"])
+    assert opt.param_groups[1]["params"] == [module.net.selector.logits]
+    assert len(ChannelSelectionModule(8, 32, 2, 64.0, k=2).configure_optimizers().param_groups) == 1
+    with pytest.raises(ValueError, match="selector_lr_scale=0"):
+        ChannelSelectionModule(8, 32, 2, 64.0, k=2, selector_lr_scale=0)
+
+
 def test_selection_converged_stops_training():
     pl.seed_everything(0, verbose=False)
     dm = EEGDataModule("synthetic", synthetic={"num_trials": 64, "num_times": 32, "seed": 0})
