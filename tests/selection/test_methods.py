@@ -162,6 +162,17 @@ def test_gumbel_gates_budget_penalty(mode):
     torch.testing.assert_close(sel.item_rates(), rates)
 
 
+def test_gumbel_gates_fixed_count_penalty_balances_the_items():
+    sel = GumbelGates(4, k=1, budget_mode="max", penalty_weight=2.0).train()
+    logits = torch.tensor([[9.0, -9.0, -9.0, -9.0]] * 3, requires_grad=True)  # item 0 always wins
+    sel(torch.randn(3, 4, 2), SelectionContext(logits=logits))
+    torch.testing.assert_close(sel.item_rates(), torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    penalty = sel.regularization()
+    torch.testing.assert_close(penalty, torch.tensor(2.0 * 0.75**2))
+    penalty.backward()
+    assert logits.grad[:, 0].gt(0).all()  # lowering item 0's score lowers the penalty
+
+
 def test_gumbel_gates_threshold_mode_has_variable_count():
     sel = GumbelGates(4, target_rate=0.5).eval()
     logits = torch.tensor([[2.0, -1.0, 0.5, 0.0], [-1.0, -2.0, -0.1, 3.0]])

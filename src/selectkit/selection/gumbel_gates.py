@@ -55,8 +55,9 @@ class GumbelGates(Selector):
     gathered per sample (``"gather"``, ``(B, ..., k, ...)``).
 
     Budget: ``target_rate`` (fraction of items open on average) drives the training penalty.
-    Given ``k`` or ``keep_ratio`` instead, the target rate is ``k / N`` and eval opens exactly the
-    top-``k`` gates of each sample; with only ``target_rate``, eval opens the gates whose logit is
+    Given ``k`` or ``keep_ratio`` instead, the target rate is ``k / N``, every sample opens
+    exactly its top-``k`` gates (Gumbel top-k in training), and the penalty -- useful with
+    ``budget_mode="max"`` -- holds each item's share of the batch near ``k / N``; with only ``target_rate``, eval opens the gates whose logit is
     positive (a variable number per sample; ``selection.indices`` is then ``None``).
 
     Args:
@@ -136,8 +137,14 @@ class GumbelGates(Selector):
         indices = self.choose(noisy.detach())
         hard = (soft > 0.5).to(soft.dtype) if indices is None else indices_to_mask(indices, self.num_items, soft.dtype)
         gates = straight_through(hard, soft)
-        # The expected gate (noise-free probability) gives the budget penalty a smooth gradient.
-        self._rates = torch.sigmoid(scores / self.temperature).mean(dim=0)
+        if self.fixed_count:
+            # Every sample opens exactly k gates, so the mean rate is fixed; what the penalty
+            # can still act on is each item's share of the batch (the busiest item, "balanced"):
+            # the hard share forward, the soft gates' gradient backward.
+            self._rates = gates.mean(dim=0)
+        else:
+            # The expected gate (noise-free probability) gives the budget penalty a smooth gradient.
+            self._rates = torch.sigmoid(scores / self.temperature).mean(dim=0)
         return Selection(scores=scores, mask=hard, indices=indices, weights=gates)
 
     def item_rates(self) -> Tensor | None:

@@ -228,10 +228,10 @@ class NodeSelectNet(nn.Module):
             scorer = check_choice(scorer, "scorer", ("distributed", "centralised"))
             net = (DistributedScorer if scorer == "distributed" else CentralisedScorer)(len(nodes), slots, num_times)
             # fixed_count: each trial opens its top round(rate * N) gates (Gumbel top-k while
-            # training), so the mean rate is exact and the penalty (on the expected gate,
-            # sigmoid(score), a smooth proxy of each node's rate) only balances the nodes; the
-            # nodes then send one score each and a fusion centre ranks them. Otherwise each
-            # gate decides alone (no exchange at all) and the penalty holds the rate down.
+            # training), so the mean rate is exact and the penalty only balances the nodes (no
+            # node sent in a larger share of the batch than the target); the nodes send one
+            # score each and a fusion centre ranks them. Otherwise each gate decides alone (no
+            # exchange at all) and the penalty holds the rate down.
             budget = {"k": max(1, round(self.target_rate * len(nodes)))} if fixed_count else {"target_rate": self.target_rate}
             self.selector = GumbelGates(len(nodes), **budget, dim=1, scorer=net, budget_mode=budget_mode,
                                         penalty_weight=penalty_weight, temperature=tuple(temperature))
