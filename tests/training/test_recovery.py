@@ -16,7 +16,8 @@ def test_trainable_selector_recovers_the_informative_items(name, seed):
         assert result.truth == [2, 5]
     # The probe behind the selector learns the task close to the best possible accuracy.
     assert result.accuracy > result.bayes_accuracy - 0.05, result
-    assert result.seconds < 30
+    # No wall-clock bound here: on shared cores it failed runs whose recovery was right
+    # (50 s under load vs ~5 s quiet); selector speed is measured by benchmarks/selector_overhead.py.
 
 
 def test_gumbel_gates_meets_its_budget():
