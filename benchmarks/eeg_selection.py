@@ -151,8 +151,9 @@ def static_runs(name: str, seeds: list[int], sel_steps: int, steps: int, log, ks
             converged = sel.selector.is_converged()
             # The frozen channels are trained on exactly as MI's and random's are (fresh EEGNet,
             # same steps), so the comparison isolates the choice of channels. (`selectkit prune`
-            # fine-tunes the selection network's backbone instead; on HandMovementDirection,
-            # seeds 0-1, K=4, that scored 0.42 / 0.32 against 0.50 / 0.38 from scratch.)
+            # fine-tunes the selection network's backbone instead; in an exploratory run of that
+            # variant -- not part of the results -- HandMovementDirection, seeds 0-1, K=4 scored
+            # 0.42 / 0.32 fine-tuned against 0.50 / 0.38 from scratch.)
             torch.manual_seed(seed)
             acc = accuracy(train(ChannelSelectNet(c, t, n_cls, sf, channels=chosen), sets, steps, seed), sets["test"])
             out["runs"].append({"seed": seed, "method": "gumbel", "k": k, "acc": acc, "channels": chosen, "converged": converged})

@@ -14,7 +14,7 @@ from selectkit.datasets.windows import Split, WindowSet, interval_split, make_wi
 from selectkit.training.hparams import init_args
 from selectkit.training.models.coss import decimate
 
-__all__ = ["HARDataModule", "DATASETS", "load_recordings"]
+__all__ = ["HARDataModule", "SplitDataModule", "DATASETS", "load_recordings"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,36 @@ def rotate_sensors(x: torch.Tensor, max_degrees: float, generator: torch.Generat
     return torch.einsum("bsij,bsjt->bsit", rot, x)
 
 
-class HARDataModule(pl.LightningDataModule):
+class SplitDataModule(pl.LightningDataModule):
+    """Train / val / test loaders over :meth:`dataset` (``"train"``, ``"val"``, ``"test"``):
+    training batches shuffled with a generator seeded by ``hparams.seed``, ``predict`` = test.
+    Subclasses implement :meth:`dataset` and save ``batch_size``, ``seed`` (and optionally
+    ``num_workers``) as hyper-parameters."""
+
+    def dataset(self, stage: str) -> TensorDataset:
+        raise NotImplementedError
+
+    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
+        g = torch.Generator().manual_seed(self.hparams.seed)
+        return DataLoader(
+            self.dataset(stage), batch_size=self.hparams.batch_size, shuffle=shuffle, generator=g if shuffle else None,
+            num_workers=self.hparams.get("num_workers", 0),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+
+class HARDataModule(SplitDataModule):
     """Windows of several sensors on a common timeline, split without leakage.
 
     Exposes ``num_sensors``, ``num_axes``, ``window_length``, ``num_classes``, ``input_rate``,
@@ -234,22 +263,6 @@ class HARDataModule(pl.LightningDataModule):
         return batch
 
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
-        g = torch.Generator().manual_seed(self.hparams.seed)
         if self.hparams.rotate_degrees > 0 and self.num_axes != 3:
             raise ValueError(f"rotate_degrees needs 3-axis sensors, these have {self.num_axes} axes")
-        return DataLoader(
-            self.dataset(stage), batch_size=self.hparams.batch_size, shuffle=shuffle, generator=g if shuffle else None,
-            num_workers=self.hparams.num_workers,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
+        return super()._loader(stage, shuffle)

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.cli import OptimizerCallable
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from selectkit.datasets.eeg import (
     AEON_SETS,
@@ -30,6 +29,7 @@ from selectkit.datasets.eeg import (
     synthetic_eeg,
     synthetic_node_network,
 )
+from selectkit.training.datamodule import SplitDataModule
 from selectkit.training.models.eeg import ChannelSelectNet, NodeSelectNet
 from selectkit.training.module import SelectionModule, _adam
 
@@ -51,7 +51,7 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return np.setdiff1d(np.arange(len(y)), val), val
 
 
-class EEGDataModule(pl.LightningDataModule):
+class EEGDataModule(SplitDataModule):
     """Trials ``(B, C, T)`` with the source's train/test split and a validation split carved
     from the training trials (stratified, seeded).
 
@@ -203,21 +203,6 @@ class EEGDataModule(pl.LightningDataModule):
         s = self.sets[stage]
         return TensorDataset(torch.from_numpy(s.x), torch.from_numpy(s.y))
 
-    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
-        g = torch.Generator().manual_seed(self.hparams.seed)
-        return DataLoader(self.dataset(stage), batch_size=self.hparams.batch_size, shuffle=shuffle, generator=g if shuffle else None)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
 
 
 class ChannelSelectionModule(SelectionModule):
@@ -294,6 +279,7 @@ class NodeSelectionModule(SelectionModule):
         self.save_hyperparameters(ignore=["optimizer"])
         self.channel_names = list(channel_names) if channel_names is not None else [f"ch{i + 1}" for i in range(num_channels)]
         self._open: dict[str, list[torch.Tensor]] = {}
+        self.last_rates: dict[str, list[float]] = {}  # stage -> node rates of its last epoch
 
     def _common_step(self, batch, stage: str):
         loss = super()._common_step(batch, stage)
@@ -312,7 +298,7 @@ class NodeSelectionModule(SelectionModule):
             rates = self.node_rates(stage)
             self.log(f"{stage}/node_rate_max", max(rates))
             self.log(f"{stage}/node_rate_mean", sum(rates) / len(rates))
-            self.last_rates = {**getattr(self, "last_rates", {}), stage: rates}
+            self.last_rates[stage] = rates
             self._open[stage] = []
 
     def on_train_epoch_end(self) -> None:
@@ -328,11 +314,11 @@ class NodeSelectionModule(SelectionModule):
         """``node_rates.png``: each node's transmission rate on the validation trials, on the scalp."""
         from selectkit.training.eeg_plots import plot_node_rates
 
-        rates = getattr(self, "last_rates", {}).get("val")
+        rates = self.last_rates.get("val")
         if rates is None:
             raise ValueError("no validation epoch ran, so there are no node rates to draw")
         return plot_node_rates(datamodule.sets["train"], self.net.nodes, rates, Path(folder) / "node_rates.png")
 
     def selection_summary(self) -> dict[str, Any]:
-        rates = getattr(self, "last_rates", {})
+        rates = self.last_rates
         return {f"{stage}_node_rates": [round(r, 4) for r in v] for stage, v in rates.items()}

@@ -48,9 +48,9 @@ class SelectionModule(pl.LightningModule):
         selector_lr_scale: the selector parameters' learning rate as a multiple of the
             network's. Gumbel selection logits must travel much farther than a weight does
             before a neuron's softmax at the final temperature is one-hot, and a short run may
-            leave them undecided; but a larger rate makes the choice greedy (on the synthetic
-            EEG set, 3x already lost one of three informative channels that 1x over 300 epochs
-            found). Prefer more epochs.
+            leave them undecided; but a larger rate makes the choice greedy (in exploratory runs
+            on the synthetic EEG set, 3x lost one of three informative channels that 1x found
+            over 300 epochs). Prefer more epochs.
     """
 
     def __init__(
